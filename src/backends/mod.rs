@@ -1,0 +1,4 @@
+//! Backends: how a source's data is read. Each hands records to a source's parser and never
+//! interprets them.
+
+pub mod files;

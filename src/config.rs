@@ -1,0 +1,752 @@
+//! Configuration: raw TOML (serde, unknown keys rejected) validated once into [`Config`].
+//!
+//! Every check that can fail on user input happens here, before any source is read, so a typo
+//! costs a clear message and exit 2 instead of a half-run job. Secrets never live in the file:
+//! only the *name* of an env var or the path of a mounted secret file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::error::InputError;
+use crate::sources::SourceKind;
+use crate::window::{Period, Schedule};
+
+// ---------------------------------------------------------------------------------------------
+// Raw, as written in TOML.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    window: RawWindow,
+    #[serde(default)]
+    output: RawOutput,
+    #[serde(default)]
+    identity: RawIdentity,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    backends: RawBackends,
+    #[serde(default)]
+    sources: BTreeMap<String, RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    /// The CronJob's `spec.schedule`.
+    schedule: Option<String>,
+    /// The CronJob's `spec.timeZone` (the zone the schedule is read in).
+    schedule_time_zone: Option<String>,
+    /// The zone whose midnights bound daily, weekly and monthly periods.
+    time_zone: Option<String>,
+    period: Option<String>,
+    /// Pins "now" (RFC 3339); for demos and re-runs of a past day. `--at` overrides it.
+    at: Option<String>,
+    /// How long after `end` late lines may still arrive in Loki.
+    late_margin: Option<String>,
+    /// How far before `start` to look for the start of sessions still running.
+    lookback: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
+    #[serde(default)]
+    teams: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    #[serde(default)]
+    bucket_owners: BTreeMap<String, String>,
+    owner_patterns: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackends {
+    loki: Option<RawHttpBackend>,
+    prometheus: Option<RawHttpBackend>,
+    postgres: Option<RawPostgres>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpBackend {
+    url: String,
+    /// Loki `X-Scope-OrgID`.
+    tenant: Option<String>,
+    username: Option<String>,
+    /// Name of the env var holding the password (basic auth).
+    password_env: Option<String>,
+    /// Path of a mounted file holding the password.
+    password_file: Option<PathBuf>,
+    /// Path of a mounted file holding a bearer token.
+    bearer_token_file: Option<PathBuf>,
+    /// PEM bundle of extra CAs to trust.
+    ca_file: Option<PathBuf>,
+    timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    /// Name of the env var holding the connection URL (it contains the password).
+    url_env: Option<String>,
+    /// Path of a mounted file holding the connection URL.
+    url_file: Option<PathBuf>,
+    statement_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    backend: String,
+    /// File backend: exported files (logcli jsonl, OpenMetrics text, spend-log CSV).
+    #[serde(default)]
+    files: Vec<PathBuf>,
+    /// Loki backend: the LogQL stream selector and line filters.
+    selector: Option<String>,
+    /// OPA only: the decision path of the allow rule (default `trino/allow`).
+    allow_path: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated.
+
+/// Where a source's data comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    /// Exported files, paths absolute.
+    Files(Vec<PathBuf>),
+    Loki {
+        selector: String,
+    },
+    Prometheus,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Files(_) => "files",
+            Backend::Loki { .. } => "loki",
+            Backend::Prometheus => "prometheus",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    pub backend: Backend,
+    /// OPA: the allow rule's path without a leading `/`.
+    pub allow_path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WindowConfig {
+    pub schedule: Schedule,
+    pub schedule_time_zone: Tz,
+    pub time_zone: Tz,
+    pub period: Period,
+    pub at: Option<DateTime<Utc>>,
+    pub late_margin: Duration,
+    pub lookback: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IdentityConfig {
+    /// Lowercased spelling -> lowercased canonical user.
+    pub aliases: BTreeMap<String, String>,
+    /// Canonical user -> team.
+    pub teams: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StorageConfig {
+    /// Bucket -> lowercased owner.
+    pub bucket_owners: BTreeMap<String, String>,
+    /// `(prefix, suffix)` around `{user}`.
+    pub owner_patterns: Vec<(String, String)>,
+}
+
+/// An HTTP backend with its secret resolved lazily (never printed).
+#[derive(Debug, Clone)]
+pub struct HttpBackend {
+    pub url: String,
+    pub tenant: Option<String>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub bearer_token_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostgresBackend {
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+    pub statement_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    pub loki: Option<HttpBackend>,
+    pub prometheus: Option<HttpBackend>,
+    pub postgres: Option<PostgresBackend>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub window: WindowConfig,
+    pub output_dir: Option<PathBuf>,
+    pub identity: IdentityConfig,
+    pub storage: StorageConfig,
+    pub backends: Backends,
+    /// Configured sources in the fixed order of [`SourceKind::ALL`].
+    pub sources: Vec<SourceConfig>,
+}
+
+impl Config {
+    /// Reads and validates a config file. Env overrides: `AKKO_AUDIT_LOKI_URL`,
+    /// `AKKO_AUDIT_PROMETHEUS_URL`.
+    pub fn load(path: &Path) -> Result<Config, InputError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| InputError::ConfigUnreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Self::from_toml(&text, path, &|k| std::env::var(k).ok())
+    }
+
+    /// Validates TOML text; `env` is injected so tests need not touch the process environment.
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, InputError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| InputError::ConfigSyntax {
+            path: path.to_path_buf(),
+            message: describe_toml_error(&e),
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        validate(raw, path, &base, env)
+    }
+
+    pub fn source(&self, kind: SourceKind) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.kind == kind)
+    }
+
+    /// Every file a file-backed source will read must open now, so a wrong path is exit 2
+    /// before any work, not a silent hole in the evidence.
+    pub fn check_files_readable(&self) -> Result<(), InputError> {
+        for s in &self.sources {
+            if let Backend::Files(files) = &s.backend {
+                for f in files {
+                    if let Err(e) = std::fs::File::open(f) {
+                        return Err(InputError::invalid(
+                            format!("sources.{}.files", s.kind.name()),
+                            format!(
+                                "cannot read {}: {e}; fix the path (relative paths are resolved \
+                                 against the config file's folder)",
+                                f.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// toml's messages name the key and show the line; keep them, but make sure the
+/// "unknown field" case says what to do.
+fn describe_toml_error(e: &toml::de::Error) -> String {
+    let msg = e.to_string();
+    if msg.contains("unknown field") {
+        format!("{msg}\n(unknown keys are errors: check the spelling against the documented keys)")
+    } else {
+        msg
+    }
+}
+
+fn validate(
+    raw: RawConfig,
+    path: &Path,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, InputError> {
+    let window = validate_window(raw.window)?;
+    let identity = validate_identity(raw.identity)?;
+    let storage = validate_storage(raw.storage)?;
+    let backends = validate_backends(raw.backends, base, env)?;
+
+    let mut sources = Vec::new();
+    for (name, _) in raw.sources.iter() {
+        if SourceKind::from_name(name).is_none() {
+            return Err(InputError::invalid(
+                format!("sources.{name}"),
+                format!(
+                    "unknown source; known sources are {}",
+                    SourceKind::ALL.map(|k| k.name()).join(", ")
+                ),
+            ));
+        }
+    }
+    let mut raw_sources = raw.sources;
+    for kind in SourceKind::ALL {
+        if let Some(rs) = raw_sources.remove(kind.name()) {
+            sources.push(validate_source(kind, rs, base, &backends)?);
+        }
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        window,
+        output_dir: raw.output.dir.map(|d| base.join(d)),
+        identity,
+        storage,
+        backends,
+        sources,
+    })
+}
+
+fn parse_tz(field: &str, v: Option<String>) -> Result<Tz, InputError> {
+    match v {
+        None => Ok(Tz::UTC),
+        Some(s) => s.parse::<Tz>().map_err(|_| {
+            InputError::invalid(
+                field,
+                format!("{s:?} is not an IANA time zone name (e.g. \"UTC\", \"Europe/Berlin\")"),
+            )
+        }),
+    }
+}
+
+fn validate_window(w: RawWindow) -> Result<WindowConfig, InputError> {
+    let schedule_time_zone = parse_tz("window.schedule_time_zone", w.schedule_time_zone)?;
+    let time_zone = parse_tz("window.time_zone", w.time_zone)?;
+    let schedule_text = w.schedule.unwrap_or_else(|| "0 2 * * *".to_string());
+    let schedule = Schedule::parse(&schedule_text, schedule_time_zone)
+        .map_err(|e| InputError::invalid("window.schedule", e))?;
+    let period = match w.period {
+        None => Period::Daily,
+        Some(p) => Period::parse(&p).map_err(|e| InputError::invalid("window.period", e))?,
+    };
+    let at =
+        w.at.map(|s| parse_instant(&s).map_err(|e| InputError::invalid("window.at", e)))
+            .transpose()?;
+    let late_margin = parse_duration_field("window.late_margin", w.late_margin, 15 * 60)?;
+    let lookback = parse_duration_field("window.lookback", w.lookback, 7 * 86_400)?;
+    Ok(WindowConfig {
+        schedule,
+        schedule_time_zone,
+        time_zone,
+        period,
+        at,
+        late_margin,
+        lookback,
+    })
+}
+
+fn validate_identity(raw: RawIdentity) -> Result<IdentityConfig, InputError> {
+    let mut aliases = BTreeMap::new();
+    for (from, to) in raw.aliases {
+        let (from_l, to_l) = (from.trim().to_lowercase(), to.trim().to_lowercase());
+        if from_l.is_empty() || to_l.is_empty() {
+            return Err(InputError::invalid(
+                format!("identity.aliases.{from:?}"),
+                "alias and target must not be empty",
+            ));
+        }
+        if let Some(prev) = aliases.insert(from_l.clone(), to_l.clone()) {
+            if prev != to_l {
+                return Err(InputError::invalid(
+                    format!("identity.aliases.{from:?}"),
+                    format!("maps to both {prev:?} and {to_l:?} (keys are case-insensitive)"),
+                ));
+            }
+        }
+    }
+    let mut teams = BTreeMap::new();
+    for (team, members) in raw.teams {
+        for m in members {
+            let user = m.trim().to_lowercase();
+            let user = aliases.get(&user).cloned().unwrap_or(user);
+            if let Some(other) = teams.insert(user.clone(), team.clone()) {
+                if other != team {
+                    return Err(InputError::invalid(
+                        format!("identity.teams.{team}"),
+                        format!(
+                            "user {user:?} is also in team {other:?}; a user belongs to one \
+                             team (chargeback would count them twice)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(IdentityConfig { aliases, teams })
+}
+
+fn validate_storage(raw: RawStorage) -> Result<StorageConfig, InputError> {
+    let patterns = raw
+        .owner_patterns
+        .unwrap_or_else(|| vec!["home-{user}".to_string()]);
+    let mut owner_patterns = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        let parts: Vec<&str> = p.split("{user}").collect();
+        if parts.len() != 2 {
+            return Err(InputError::invalid(
+                format!("storage.owner_patterns[{i}]"),
+                format!("{p:?} must contain {{user}} exactly once, e.g. \"home-{{user}}\""),
+            ));
+        }
+        owner_patterns.push((parts[0].to_string(), parts[1].to_string()));
+    }
+    let bucket_owners = raw
+        .bucket_owners
+        .into_iter()
+        .map(|(b, o)| (b, o.trim().to_lowercase()))
+        .collect();
+    Ok(StorageConfig {
+        bucket_owners,
+        owner_patterns,
+    })
+}
+
+fn validate_http(
+    field: &str,
+    raw: RawHttpBackend,
+    base: &Path,
+    env_url: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<HttpBackend, InputError> {
+    let url = env_url.unwrap_or(raw.url);
+    // Checked first: the other messages echo the URL, and this one must not.
+    if url.contains('@') {
+        return Err(InputError::invalid(
+            format!("{field}.url"),
+            "credentials must not be written into the URL; use username + password_env or \
+             password_file",
+        ));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(InputError::invalid(
+            format!("{field}.url"),
+            format!("{url:?} must start with http:// or https://"),
+        ));
+    }
+    if let Some(var) = &raw.password_env {
+        if env(var).is_none() {
+            return Err(InputError::invalid(
+                format!("{field}.password_env"),
+                format!("environment variable {var} is not set"),
+            ));
+        }
+    }
+    Ok(HttpBackend {
+        url: url.trim_end_matches('/').to_string(),
+        tenant: raw.tenant,
+        username: raw.username,
+        password_env: raw.password_env,
+        password_file: raw.password_file.map(|p| base.join(p)),
+        bearer_token_file: raw.bearer_token_file.map(|p| base.join(p)),
+        ca_file: raw.ca_file.map(|p| base.join(p)),
+        timeout: parse_duration_field(&format!("{field}.timeout"), raw.timeout, 60)?,
+    })
+}
+
+fn validate_backends(
+    raw: RawBackends,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Backends, InputError> {
+    let loki = raw
+        .loki
+        .map(|l| validate_http("backends.loki", l, base, env("AKKO_AUDIT_LOKI_URL"), env))
+        .transpose()?;
+    let prometheus = raw
+        .prometheus
+        .map(|p| {
+            validate_http(
+                "backends.prometheus",
+                p,
+                base,
+                env("AKKO_AUDIT_PROMETHEUS_URL"),
+                env,
+            )
+        })
+        .transpose()?;
+    let postgres = raw
+        .postgres
+        .map(|p| {
+            if p.url_env.is_none() && p.url_file.is_none() {
+                return Err(InputError::invalid(
+                    "backends.postgres",
+                    "set url_env (name of an env var) or url_file (a mounted secret): the URL \
+                     holds a password and never goes into the config file",
+                ));
+            }
+            Ok(PostgresBackend {
+                url_env: p.url_env,
+                url_file: p.url_file.map(|f| base.join(f)),
+                statement_timeout: parse_duration_field(
+                    "backends.postgres.statement_timeout",
+                    p.statement_timeout,
+                    300,
+                )?,
+            })
+        })
+        .transpose()?;
+    Ok(Backends {
+        loki,
+        prometheus,
+        postgres,
+    })
+}
+
+fn validate_source(
+    kind: SourceKind,
+    rs: RawSource,
+    base: &Path,
+    backends: &Backends,
+) -> Result<SourceConfig, InputError> {
+    let field = format!("sources.{}", kind.name());
+    if rs.allow_path.is_some() && kind != SourceKind::Opa {
+        return Err(InputError::invalid(
+            format!("{field}.allow_path"),
+            "only sources.opa takes allow_path",
+        ));
+    }
+    let backend = match rs.backend.as_str() {
+        "files" => {
+            if rs.files.is_empty() {
+                return Err(InputError::invalid(
+                    format!("{field}.files"),
+                    "the files backend needs at least one file",
+                ));
+            }
+            Backend::Files(rs.files.iter().map(|f| base.join(f)).collect())
+        }
+        "loki" => {
+            if backends.loki.is_none() {
+                return Err(InputError::invalid(
+                    format!("{field}.backend"),
+                    "\"loki\" needs a [backends.loki] section with its url",
+                ));
+            }
+            Backend::Loki {
+                selector: rs
+                    .selector
+                    .unwrap_or_else(|| kind.default_selector().to_string()),
+            }
+        }
+        "prometheus" => {
+            if backends.prometheus.is_none() {
+                return Err(InputError::invalid(
+                    format!("{field}.backend"),
+                    "\"prometheus\" needs a [backends.prometheus] section with its url",
+                ));
+            }
+            Backend::Prometheus
+        }
+        "postgres" => {
+            if backends.postgres.is_none() {
+                return Err(InputError::invalid(
+                    format!("{field}.backend"),
+                    "\"postgres\" needs a [backends.postgres] section",
+                ));
+            }
+            Backend::Postgres
+        }
+        other => {
+            return Err(InputError::invalid(
+                format!("{field}.backend"),
+                format!(
+                    "unknown backend {other:?}; use one of {}",
+                    kind.backends().join(", ")
+                ),
+            ))
+        }
+    };
+    if !kind.backends().contains(&backend.name()) {
+        return Err(InputError::invalid(
+            format!("{field}.backend"),
+            format!(
+                "{} cannot read {}; use one of {}",
+                kind.name(),
+                backend.name(),
+                kind.backends().join(", ")
+            ),
+        ));
+    }
+    if !matches!(backend, Backend::Files(_)) && !rs.files.is_empty() {
+        return Err(InputError::invalid(
+            format!("{field}.files"),
+            "files are read only with backend = \"files\"",
+        ));
+    }
+    let allow_path = rs
+        .allow_path
+        .unwrap_or_else(|| "trino/allow".to_string())
+        .trim_start_matches('/')
+        .to_string();
+    Ok(SourceConfig {
+        kind,
+        backend,
+        allow_path,
+    })
+}
+
+/// RFC 3339 instant (`2026-12-01T02:00:00Z`, any offset), normalised to UTC.
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2026-12-01T02:00:00Z): {e}"))
+}
+
+/// `90s`, `15m`, `36h`, `7d` (or plain seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 36h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?} has unknown unit {unit:?}; use s, m, h or d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_duration_field(
+    field: &str,
+    v: Option<String>,
+    default_secs: u64,
+) -> Result<Duration, InputError> {
+    match v {
+        None => Ok(Duration::from_secs(default_secs)),
+        Some(s) => parse_duration(&s).map_err(|e| InputError::invalid(field, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, InputError> {
+        Config::from_toml(text, Path::new("/etc/akko/akko-audit.toml"), &|_| None)
+    }
+
+    #[test]
+    fn typo_in_a_key_is_an_error_naming_it() {
+        let err = load("[window]\nperiode = \"daily\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("periode"), "{err}");
+        let err = load("[sources.trino]\nbackend = \"files\"\nfile = [\"a\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("file"), "{err}");
+    }
+
+    #[test]
+    fn unknown_period_and_source_are_named() {
+        let err = load("[window]\nperiod = \"hourly\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("window.period") && err.contains("hourly"),
+            "{err}"
+        );
+        let err = load("[sources.trinoo]\nbackend = \"files\"\nfiles = [\"x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sources.trinoo"), "{err}");
+    }
+
+    #[test]
+    fn files_resolve_against_the_config_folder() {
+        let c = load("[sources.opa]\nbackend = \"files\"\nfiles = [\"opa.jsonl\"]\n").unwrap();
+        let s = c.source(SourceKind::Opa).unwrap();
+        assert_eq!(
+            s.backend,
+            Backend::Files(vec![PathBuf::from("/etc/akko/opa.jsonl")])
+        );
+        assert_eq!(s.allow_path, "trino/allow");
+        assert!(c
+            .check_files_readable()
+            .unwrap_err()
+            .to_string()
+            .contains("sources.opa.files"));
+    }
+
+    #[test]
+    fn a_user_in_two_teams_is_rejected() {
+        let err = load("[identity.teams]\na = [\"Alice\"]\nb = [\"alice\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("identity.teams") && err.contains("alice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_refused() {
+        let err = load("[backends.loki]\nurl = \"http://u:p@loki:3100\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("backends.loki.url"), "{err}");
+        assert!(!err.contains("u:p"), "the secret must not be echoed: {err}");
+    }
+
+    #[test]
+    fn env_overrides_the_loki_url() {
+        let c = Config::from_toml(
+            "[backends.loki]\nurl = \"http://loki:3100\"\n",
+            Path::new("c.toml"),
+            &|k| (k == "AKKO_AUDIT_LOKI_URL").then(|| "http://127.0.0.1:9/".to_string()),
+        )
+        .unwrap();
+        assert_eq!(c.backends.loki.unwrap().url, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("7w").unwrap_err().contains("unit"));
+        let err = load("[window]\nlookback = \"a week\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("window.lookback"), "{err}");
+    }
+}

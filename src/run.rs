@@ -1,0 +1,90 @@
+//! One run of the job: window -> collect -> identities -> ledger -> render -> deliver.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use tracing::info;
+
+use crate::collect::{collect, Collected};
+use crate::config::Config;
+use crate::deliver::local;
+use crate::error::ExitStatus;
+use crate::identity::Resolver;
+use crate::ledger::{self, Ledger};
+use crate::render::{csv, manifest, Artifact};
+use crate::sources::{Completeness, SourceKind};
+use crate::window::Window;
+
+pub struct RunRequest {
+    pub config: Config,
+    pub window: Window,
+    pub out_dir: PathBuf,
+    /// The instant the run stands for (`--at`, or the clock): stamps the manifest.
+    pub now: DateTime<Utc>,
+}
+
+pub struct RunOutcome {
+    pub status: ExitStatus,
+    pub out_dir: PathBuf,
+    pub ledger: Ledger,
+    pub collected: Collected,
+}
+
+/// Renders every artifact of a run (manifest excluded), in a fixed order.
+pub fn render_all(
+    config: &Config,
+    collected: &Collected,
+    resolver: &Resolver,
+    ledger: &Ledger,
+) -> Vec<Artifact> {
+    let (auth, admin) = csv::auth_events(collected, resolver);
+    vec![
+        csv::usage_by_user(ledger),
+        csv::chargeback_by_team(&ledger.by_team()),
+        csv::trino_queries(collected, resolver),
+        csv::opa_denials(collected, resolver),
+        auth,
+        admin,
+        csv::notebook_sessions(collected, resolver),
+        csv::notebook_pods(collected, resolver),
+        csv::llm_usage(&ledger::llm_by_user_model(collected, resolver)),
+        csv::storage_by_bucket(collected, resolver, &config.storage),
+        csv::database_sizes(collected),
+    ]
+}
+
+pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
+    let RunRequest {
+        config,
+        window,
+        out_dir,
+        now,
+    } = req;
+    info!(window = %window, out = %out_dir.display(), "run started");
+    let collected = collect(&config, &window);
+    let resolver = Resolver::new(&config.identity, &collected.keycloak_names);
+    let ledger = ledger::build(&collected, &resolver, &config.storage)?;
+    let artifacts = render_all(&config, &collected, &resolver, &ledger);
+    let reports: Vec<_> = SourceKind::ALL
+        .iter()
+        .filter_map(|k| collected.reports.get(k))
+        .collect();
+    let manifest = manifest::render(&window, now, &reports, &ledger.unresolved, &artifacts);
+    let status = match local::deliver(&out_dir, &artifacts, &manifest) {
+        Err(e) => {
+            tracing::error!(error = %e, "delivery failed");
+            ExitStatus::DeliveryFailed
+        }
+        Ok(()) if reports.iter().all(|r| r.status == Completeness::Complete) => {
+            ExitStatus::Complete
+        }
+        Ok(()) => ExitStatus::Partial,
+    };
+    info!(users = ledger.rows.len(), status = ?status, "run finished");
+    Ok(RunOutcome {
+        status,
+        out_dir,
+        ledger,
+        collected,
+    })
+}

@@ -1,0 +1,243 @@
+//! Exact parsing of the value shapes the upstreams print: decimal numbers (no float rounding on
+//! figures that end up on an invoice), instants, and the three Trino duration dialects.
+
+use chrono::{DateTime, NaiveDateTime};
+
+/// Parses a decimal number (`12`, `-0.5`, `25.975000000`, `1e-05`, `5.36870912e+09`) into an
+/// integer count of `10^-scale` units, rounding half away from zero. Exact for any input whose
+/// digits fit in an i128: no binary floating point is involved.
+pub fn decimal_units(s: &str, scale: u32) -> Option<i128> {
+    let s = s.trim();
+    let (neg, s) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int_part, frac_part) = match mantissa.find('.') {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part
+        .bytes()
+        .chain(frac_part.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // value = digits * 10^(exp - frac_len); we want value * 10^scale.
+    let digits = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    let shift = exp + scale as i32 - frac_part.len() as i32;
+    let mut n: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
+    if shift >= 0 {
+        for _ in 0..shift {
+            n = n.checked_mul(10)?;
+        }
+    } else {
+        let drop = (-shift) as u32;
+        if drop > 38 {
+            n = 0;
+        } else {
+            let div = 10i128.checked_pow(drop)?;
+            let (q, r) = (n / div, n % div);
+            n = if r * 2 >= div { q + 1 } else { q };
+        }
+    }
+    Some(if neg { -n } else { n })
+}
+
+/// Nanoseconds since the epoch from a JSON number of epoch seconds (`1764497702.117000000`).
+pub fn epoch_seconds_ns(text: &str) -> Option<i64> {
+    i64::try_from(decimal_units(text, 9)?).ok()
+}
+
+/// Nanoseconds since the epoch from RFC 3339 (any offset, any fraction length).
+pub fn rfc3339_ns(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()?
+        .timestamp_nanos_opt()
+}
+
+/// JupyterHub prints `isoformat() + "Z"` on an aware datetime: `...+00:00Z`. Accept that,
+/// plain RFC 3339, and a naive time (read as UTC).
+pub fn jupyter_ns(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let fixed = s
+        .strip_suffix("+00:00Z")
+        .map(|base| format!("{base}+00:00"));
+    rfc3339_ns(fixed.as_deref().unwrap_or(s)).or_else(|| naive_utc_ns(s))
+}
+
+/// A timestamp without zone read as UTC: PostgreSQL `TIMESTAMP(3)` text (`2026-11-30 10:20:11.4`)
+/// or `T`-separated.
+pub fn naive_utc_ns(s: &str) -> Option<i64> {
+    let s = s.trim();
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .and_then(|t| t.and_utc().timestamp_nanos_opt())
+}
+
+/// A Trino duration in nanoseconds: a JSON number of seconds (`3.412000000`), ISO-8601
+/// (`PT3.412S`, `PT1M2.5S`, `PT2H`), or airlift units (`1.50s`, `250ms`, `3.2m`).
+pub fn duration_ns(text: &str) -> Option<i64> {
+    let t = text.trim().trim_matches('"').trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-')
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+    {
+        return i64::try_from(decimal_units(t, 9)?).ok();
+    }
+    if let Some(rest) = t.strip_prefix("PT").or_else(|| t.strip_prefix("pt")) {
+        return iso_duration_ns(rest);
+    }
+    airlift_duration_ns(t)
+}
+
+fn iso_duration_ns(mut rest: &str) -> Option<i64> {
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let end = rest.find(|c: char| c.is_ascii_alphabetic())?;
+        let (num, unit) = (&rest[..end], &rest[end..end + 1]);
+        let ns = decimal_units(num, 9)?;
+        total += match unit {
+            "H" | "h" => ns * 3600,
+            "M" | "m" => ns * 60,
+            "S" | "s" => ns,
+            _ => return None,
+        };
+        rest = &rest[end + 1..];
+    }
+    i64::try_from(total).ok()
+}
+
+fn airlift_duration_ns(t: &str) -> Option<i64> {
+    let split = t.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = t.split_at(split);
+    let ns = decimal_units(num, 9)?;
+    let per_unit_ns: i128 = match unit {
+        "ns" => return i64::try_from(decimal_units(num, 0)?).ok(),
+        "us" => return i64::try_from(decimal_units(num, 3)?).ok(),
+        "ms" => return i64::try_from(decimal_units(num, 6)?).ok(),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    i64::try_from(ns * per_unit_ns).ok()
+}
+
+/// Formats `units` of `10^-scale` with exactly `places` decimals, rounding half away from zero.
+pub fn format_fixed(units: i128, scale: u32, places: u32) -> String {
+    let mut v = units;
+    if places < scale {
+        let div = 10i128.pow(scale - places);
+        let (q, r) = (v / div, v % div);
+        v = if r.abs() * 2 >= div {
+            q + r.signum()
+        } else {
+            q
+        };
+    } else {
+        v *= 10i128.pow(places - scale);
+    }
+    let neg = v < 0;
+    let v = v.abs();
+    let p = 10i128.pow(places);
+    let s = if places == 0 {
+        format!("{v}")
+    } else {
+        format!("{}.{:0width$}", v / p, v % p, width = places as usize)
+    };
+    if neg {
+        format!("-{s}")
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(decimal_units("0.00231", 12), Some(2_310_000_000));
+        assert_eq!(decimal_units("1e-05", 12), Some(10_000_000));
+        assert_eq!(decimal_units("5.36870912e+09", 0), Some(5_368_709_120));
+        assert_eq!(decimal_units("25.975000000", 9), Some(25_975_000_000));
+        assert_eq!(decimal_units("-0.5", 0), Some(-1));
+        assert_eq!(decimal_units("0.0000005", 6), Some(1));
+        assert_eq!(decimal_units(".5", 1), Some(5));
+        assert_eq!(decimal_units("abc", 3), None);
+        assert_eq!(decimal_units("", 3), None);
+        assert_eq!(decimal_units("1.2.3", 3), None);
+    }
+
+    #[test]
+    fn instants_in_every_dialect() {
+        let midnight = 1_764_460_800_000_000_000i64; // 2025-11-30T00:00:00Z
+        assert_eq!(epoch_seconds_ns("1764460800"), Some(midnight));
+        assert_eq!(
+            epoch_seconds_ns("1764460799.999000000"),
+            Some(midnight - 1_000_000)
+        );
+        assert_eq!(rfc3339_ns("2025-11-30T00:00:00Z"), Some(midnight));
+        assert_eq!(
+            rfc3339_ns("2025-11-30T01:00:00.000000001+01:00"),
+            Some(midnight + 1)
+        );
+        assert_eq!(
+            jupyter_ns("2025-11-30T00:00:00.000001+00:00Z"),
+            Some(midnight + 1000)
+        );
+        assert_eq!(
+            naive_utc_ns("2025-11-30 00:00:00.4"),
+            Some(midnight + 400_000_000)
+        );
+        assert_eq!(naive_utc_ns("2025-11-30 00:00:00"), Some(midnight));
+        assert_eq!(naive_utc_ns("30/11/2025"), None);
+    }
+
+    #[test]
+    fn trino_durations_in_every_dialect() {
+        assert_eq!(duration_ns("3.412000000"), Some(3_412_000_000));
+        assert_eq!(duration_ns("\"PT3.412S\""), Some(3_412_000_000));
+        assert_eq!(duration_ns("PT1M2.5S"), Some(62_500_000_000));
+        assert_eq!(duration_ns("PT2H"), Some(7_200_000_000_000));
+        assert_eq!(duration_ns("PT0S"), Some(0));
+        assert_eq!(duration_ns("1.50s"), Some(1_500_000_000));
+        assert_eq!(duration_ns("250ms"), Some(250_000_000));
+        assert_eq!(duration_ns("12.5us"), Some(12_500));
+        assert_eq!(duration_ns("3.20m"), Some(192_000_000_000));
+        assert_eq!(duration_ns("0"), Some(0));
+        assert_eq!(duration_ns("soon"), None);
+        assert_eq!(duration_ns("PT3X"), None);
+    }
+
+    #[test]
+    fn fixed_formatting_rounds_half_up() {
+        assert_eq!(format_fixed(3_412_000_000, 9, 3), "3.412");
+        assert_eq!(format_fixed(1_500_000, 9, 3), "0.002");
+        assert_eq!(format_fixed(1_499_999, 9, 3), "0.001");
+        assert_eq!(format_fixed(2_310_000_000, 12, 6), "0.002310");
+        assert_eq!(format_fixed(0, 12, 6), "0.000000");
+        assert_eq!(format_fixed(-5, 1, 0), "-1");
+        assert_eq!(format_fixed(7, 0, 3), "7.000");
+    }
+}
