@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, then runs every test.
+# Used by CI (.ci/run) and by developers: `scripts/test.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install the Rust toolchain (rustup, rustc >= 1.95) first" >&2
+  exit 1
+fi
+
+# One build profile (dev) for the whole suite: a cold build of the dependencies is the
+# expensive part on 2 cores, so nothing here builds a second profile.
+export CARGO_INCREMENTAL=0
+export CARGO_TERM_COLOR=never
+
+cargo test --locked --all-targets

@@ -1,0 +1,138 @@
+//! The whole job on the shipped demo day, through the real binary: the ledger must equal the one
+//! derived by hand in fixtures/README.md, every file must match its manifest hash, and a rerun
+//! must give byte-identical CSVs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_demo(out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_akko-audit"))
+        .args(["run", "--config"])
+        .arg(repo().join("fixtures/demo/akko-audit.toml"))
+        .arg("--out")
+        .arg(out)
+        .env_remove("AKKO_AUDIT_CONFIG")
+        .output()
+        .expect("run the binary")
+}
+
+const HEADER: &str = "user,team,trino_queries,trino_failed_queries,trino_denied_queries,trino_rows_scanned,trino_bytes_scanned,trino_cpu_seconds,llm_requests,llm_failed_requests,llm_prompt_tokens,llm_completion_tokens,llm_total_tokens,llm_cost_usd,notebook_sessions,notebook_seconds,notebook_cpu_seconds,notebook_peak_memory_bytes,storage_bytes,opa_denials,logins,login_failures";
+
+#[test]
+fn demo_day_matches_the_hand_derived_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_demo(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("COMPLETE"), "{stdout}");
+
+    let got = std::fs::read_to_string(dir.path().join("usage_by_user.csv")).unwrap();
+    assert_eq!(
+        got.lines().next(),
+        Some(HEADER),
+        "the contract's header, exactly"
+    );
+    let expected =
+        std::fs::read_to_string(repo().join("fixtures/demo/expected/usage_by_user.csv")).unwrap();
+    if got != expected {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(got.lines())
+            .filter(|(e, g)| e != g)
+            .map(|(e, g)| format!("expected {e}\n     got {g}"))
+            .collect();
+        panic!(
+            "ledger differs from fixtures/demo/expected/usage_by_user.csv ({} vs {} lines):\n{}",
+            expected.lines().count(),
+            got.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+#[test]
+fn manifest_is_last_and_hashes_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_demo(dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["window"]["start"], "2026-11-30T00:00:00.000Z");
+    assert_eq!(manifest["window"]["end"], "2026-12-01T00:00:00.000Z");
+    assert_eq!(manifest["status"], "complete");
+    let files = manifest["files"].as_array().unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    for required in [
+        "usage_by_user.csv",
+        "chargeback_by_team.csv",
+        "trino_queries.csv",
+        "opa_denials.csv",
+        "auth_events.csv",
+        "admin_events.csv",
+        "notebook_sessions.csv",
+        "llm_usage_by_user_model.csv",
+        "storage_by_bucket.csv",
+        "database_sizes.csv",
+    ] {
+        assert!(
+            names.contains(&required),
+            "{required} missing from {names:?}"
+        );
+    }
+    for f in files {
+        let bytes = std::fs::read(dir.path().join(f["name"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            f["sha256"].as_str().unwrap(),
+            hex::encode(Sha256::digest(&bytes))
+        );
+        assert_eq!(f["bytes"].as_u64().unwrap(), bytes.len() as u64);
+        let rows = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+        assert!(
+            f["rows"].as_u64().unwrap() < rows.max(1),
+            "rows exclude the header"
+        );
+    }
+    // Every source reports what it read; the demo has malformed lines, and they are counted.
+    let sources = manifest["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 8);
+    let rejected: u64 = sources
+        .iter()
+        .map(|s| s["lines_rejected"].as_u64().unwrap())
+        .sum();
+    assert!(
+        rejected > 0,
+        "the demo's malformed lines must be counted as rejected"
+    );
+    for s in sources {
+        assert_eq!(s["status"], "complete", "{s}");
+    }
+}
+
+#[test]
+fn rerun_of_the_same_window_is_byte_identical() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_eq!(run_demo(a.path()).status.code(), Some(0));
+    assert_eq!(run_demo(b.path()).status.code(), Some(0));
+    let mut compared = 0;
+    for entry in std::fs::read_dir(a.path()).unwrap() {
+        let name = entry.unwrap().file_name();
+        let (x, y) = (
+            std::fs::read(a.path().join(&name)).unwrap(),
+            std::fs::read(b.path().join(&name)).unwrap(),
+        );
+        assert_eq!(x, y, "{name:?} differs between two runs of the same window");
+        compared += 1;
+    }
+    assert!(compared >= 11);
+}
