@@ -63,10 +63,8 @@ struct LogcliRecord<'a> {
 
 /// Unwraps one logcli jsonl record; anything else is already the raw line.
 pub fn unwrap_logcli(text: &str) -> Cow<'_, str> {
-    if text.starts_with("{\"labels\"")
-        || text.starts_with("{\"line\"")
-        || text.contains("\"line\":")
-    {
+    // Cheap pre-check first: bare JSON events without a "line" key skip the second parse.
+    if text.starts_with('{') && text.contains("\"line\"") {
         if let Ok(LogcliRecord { line: Some(line) }) = serde_json::from_str(text) {
             return line;
         }
@@ -226,8 +224,10 @@ mod tests {
     fn logcli_records_and_raw_lines() {
         let rec = r#"{"labels":{"namespace":"opa"},"line":"{\"msg\":\"Decision Log\"}","timestamp":"2026-11-30T10:00:00.123456789Z"}"#;
         assert_eq!(unwrap_logcli(rec), r#"{"msg":"Decision Log"}"#);
-        let no_labels = r#"{"line":"plain text","timestamp":"2026-11-30T10:00:00Z"}"#;
+        let no_labels = r#"{"line": "plain text", "timestamp": "2026-11-30T10:00:00Z"}"#;
         assert_eq!(unwrap_logcli(no_labels), "plain text");
+        let sql_mentions_line = r#"{"metadata":{"query":"SELECT \"line\" FROM t"}}"#;
+        assert_eq!(unwrap_logcli(sql_mentions_line), sql_mentions_line);
         let bare = r#"{"decision_id":"x","msg":"Decision Log"}"#;
         assert_eq!(unwrap_logcli(bare), bare);
         assert_eq!(unwrap_logcli("2026-11-30 INFO x"), "2026-11-30 INFO x");
