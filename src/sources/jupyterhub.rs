@@ -119,7 +119,16 @@ impl LineParser for JupyterhubParser {
         self.tally.lines_read += 1;
         let ev: Event = match serde_json::from_str(line.trim()) {
             Ok(e) => e,
-            Err(e) => return self.tally.reject(line, &format!("not a JSON event ({e})")),
+            // The hub's own text log shares the stream: not ours unless it claims to be an event.
+            Err(_) if !line.contains("server-action") => {
+                self.tally.lines_skipped += 1;
+                return;
+            }
+            Err(e) => {
+                return self
+                    .tally
+                    .reject(line, &format!("server-action event does not parse ({e})"))
+            }
         };
         if !ev
             .schema
@@ -197,7 +206,8 @@ mod tests {
         p.feed(&ev("2026-12-01T00:00:00.000000", "start", "erik", ""));
         // Exact duplicate line and a malformed one.
         p.feed(&ev("2026-11-30T01:30:00.000000", "stop", "alice", ""));
-        p.feed(r#"{"__timestamp__": "2026-11-30T"#);
+        p.feed(r#"{"__timestamp__": "2026-11-30T", "__schema__": "https://schema.jupyter.org/jupyterhub/events/server-action"#);
+        p.feed("[I 2026-11-30 17:00:00.412 JupyterHub proxy:899] Checking routes");
         let s = p.sessions();
         let got: Vec<_> = s
             .iter()
@@ -214,6 +224,6 @@ mod tests {
         );
         assert_eq!(s[1].stop_ns, None);
         assert_eq!(s[3].start_ns, None);
-        assert_eq!(p.tally.lines_rejected, 1);
+        assert_eq!((p.tally.lines_rejected, p.tally.lines_skipped), (1, 1));
     }
 }

@@ -106,10 +106,15 @@ impl LineParser for OpaParser {
         self.tally.lines_read += 1;
         let rec: Line = match serde_json::from_str(line.trim()) {
             Ok(r) => r,
+            // OPA's own text log lines are not decisions: skipped, unless they claim to be one.
+            Err(_) if !line.contains("decision_id") && !line.contains("Decision Log") => {
+                self.tally.lines_skipped += 1;
+                return;
+            }
             Err(e) => {
                 return self
                     .tally
-                    .reject(line, &format!("not a JSON log line ({e})"))
+                    .reject(line, &format!("decision log line does not parse ({e})"))
             }
         };
         let is_decision = rec.msg.as_deref() == Some("Decision Log")
@@ -288,8 +293,9 @@ mod tests {
         p.feed(r#"{"level":"info","msg":"Initializing server.","time":"2026-11-30T00:00:01Z"}"#);
         p.feed(r#"{"decision_id":"x","msg":"Decision Log""#);
         p.feed(r#"{"msg":"Decision Log","path":"trino/allow","result":false}"#);
+        p.feed("time=2026-11-30T00:00:01Z level=info msg=\"Server started\"");
         assert_eq!(p.denials.len(), 1);
         assert_eq!(p.denials[0].decision_id, "b");
-        assert_eq!((p.tally.lines_skipped, p.tally.lines_rejected), (1, 2));
+        assert_eq!((p.tally.lines_skipped, p.tally.lines_rejected), (2, 2));
     }
 }
