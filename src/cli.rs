@@ -42,6 +42,12 @@ enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Probe every configured source (reachability, auth, one tiny query) and print latencies.
+    /// Exit 0 only when every probe passes.
+    Check {
+        #[arg(long, env = "AKKO_AUDIT_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -105,6 +111,7 @@ pub fn main() -> ExitStatus {
         Command::Run(a) => cmd_run(a),
         Command::Window(a) => cmd_window(a),
         Command::Config(ConfigCommand::Check { config }) => cmd_config_check(config),
+        Command::Check { config } => cmd_check(config),
     };
     match result {
         Ok(status) => status,
@@ -258,6 +265,22 @@ fn cmd_window(a: WindowArgs) -> anyhow::Result<ExitStatus> {
     println!("schedule   {} ({})", schedule.as_str(), sched_tz.name());
     println!("time_zone  {}", time_zone.name());
     Ok(ExitStatus::Complete)
+}
+
+fn cmd_check(path: PathBuf) -> anyhow::Result<ExitStatus> {
+    let config = Config::load(&path)?;
+    let probes = crate::check::check(&config);
+    let mut all_ok = true;
+    for p in &probes {
+        all_ok &= p.ok;
+        let verdict = if p.ok { "ok  " } else { "FAIL" };
+        println!("{verdict}  {:>6} ms  {}  {}", p.millis, p.target, p.detail);
+    }
+    Ok(if all_ok {
+        ExitStatus::Complete
+    } else {
+        ExitStatus::Failure
+    })
 }
 
 fn cmd_config_check(path: PathBuf) -> anyhow::Result<ExitStatus> {

@@ -3,11 +3,12 @@
 //! figures it would have given are marked unknown.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-
+use tokio::runtime::Handle;
 use tracing::{info, warn};
 
-use crate::backends::files;
+use crate::backends::loki::Loki;
+use crate::backends::prometheus::Prometheus;
+use crate::backends::{files, postgres};
 use crate::config::{Backend, Config, SourceConfig};
 use crate::sources::databases::{DatabaseSize, DatabasesParser};
 use crate::sources::jupyterhub::{JupyterhubParser, NotebookSession};
@@ -17,7 +18,8 @@ use crate::sources::opa::{OpaDenial, OpaParser};
 use crate::sources::pods::{PodUsage, PodsParser};
 use crate::sources::storage::{BucketSize, StorageParser};
 use crate::sources::trino::{TrinoParser, TrinoQuery};
-use crate::sources::{Completeness, SampleParser, SourceKind, SourceReport, Tally};
+use crate::sources::{databases, storage};
+use crate::sources::{Completeness, LineParser, SampleParser, SourceKind, SourceReport, Tally};
 use crate::window::Window;
 
 /// Everything the sources returned for one window.
@@ -62,12 +64,28 @@ enum Records {
     Pods(Vec<PodUsage>),
 }
 
-type Outcome = (Result<Records, String>, Tally);
-
-/// Reads every source of `config` for `window`, concurrently (one thread per source).
+/// Reads every source of `config` for `window`, concurrently: one thread per source parses,
+/// while the HTTP backends fetch on a shared async runtime.
 pub fn collect(config: &Config, window: &Window) -> Collected {
     let mut out = Collected::default();
-    let results: Vec<(SourceKind, String, Outcome)> = std::thread::scope(|scope| {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            for sc in &config.sources {
+                out.reports.insert(
+                    sc.kind,
+                    unavailable(sc.kind, sc.backend.name(), format!("no async runtime: {e}")),
+                );
+            }
+            return out;
+        }
+    };
+    let rt = runtime.handle();
+    let results: Vec<(SourceKind, String, Driven)> = std::thread::scope(|scope| {
         let handles: Vec<_> = config
             .sources
             .iter()
@@ -77,7 +95,7 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
                 (
                     kind,
                     backend,
-                    scope.spawn(move || read_source(config, sc, window)),
+                    scope.spawn(move || read_source(config, sc, window, rt)),
                 )
             })
             .collect();
@@ -99,17 +117,11 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
         if config.source(kind).is_none() {
             out.reports.insert(
                 kind,
-                SourceReport {
-                    source: kind,
-                    backend: String::new(),
-                    status: Completeness::Unavailable,
-                    tally: Tally::default(),
-                    error: Some(format!(
-                        "not configured: add a [sources.{}] section",
-                        kind.name()
-                    )),
-                    notes: Vec::new(),
-                },
+                unavailable(
+                    kind,
+                    "",
+                    format!("not configured: add a [sources.{}] section", kind.name()),
+                ),
             );
         }
     }
@@ -132,7 +144,8 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
             }
         }
         let mut notes = Vec::new();
-        if let Ok(records) = result {
+        if let Ok((records, note)) = result {
+            notes.extend(note);
             match records {
                 Records::Trino(q) => out.trino = q,
                 Records::Opa(d, users) => {
@@ -179,72 +192,182 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
     out
 }
 
-fn read_source(config: &Config, sc: &SourceConfig, window: &Window) -> Outcome {
-    let files: &[PathBuf] = match &sc.backend {
-        Backend::Files(f) => f,
-        other => {
-            return (
-                Err(format!(
-                    "the {} backend is not available in this build; use backend = \"files\"",
-                    other.name()
-                )),
-                Tally::default(),
-            )
+/// Feeds a line parser from the source's backend; returns a note on what was fetched.
+fn unavailable(kind: SourceKind, backend: &str, error: String) -> SourceReport {
+    SourceReport {
+        source: kind,
+        backend: backend.to_string(),
+        status: Completeness::Unavailable,
+        tally: Tally::default(),
+        error: Some(error),
+        notes: Vec::new(),
+    }
+}
+
+fn drive_lines(
+    config: &Config,
+    sc: &SourceConfig,
+    window: &Window,
+    rt: &Handle,
+    parser: &mut dyn LineParser,
+) -> Result<Option<String>, String> {
+    match &sc.backend {
+        Backend::Files(files) => files::read_logs(files, parser)
+            .map(|_| None)
+            .map_err(|e| e.to_string()),
+        Backend::Loki { selector } => {
+            let cfg = config.backends.loki.as_ref().ok_or("no [backends.loki]")?;
+            let loki = Loki::new(cfg, &cfg.loki).map_err(|e| e.to_string())?;
+            let lookback = if sc.kind == SourceKind::Jupyterhub {
+                i64::try_from(config.window.lookback.as_nanos()).unwrap_or(0)
+            } else {
+                0
+            };
+            let margin = i64::try_from(config.window.late_margin.as_nanos()).unwrap_or(0);
+            let (from, to) = (
+                window.start_ns() - lookback,
+                window.end_ns().saturating_add(margin),
+            );
+            let stats = rt
+                .block_on(loki.stream(selector, from, to, |line| parser.feed(line)))
+                .map_err(|e| e.to_string())?;
+            Ok(Some(format!(
+                "loki: {} entries in {} requests ({} retries)",
+                stats.entries, stats.requests, stats.retries
+            )))
         }
-    };
+        other => Err(format!(
+            "{} cannot be read from {}",
+            sc.kind.name(),
+            other.name()
+        )),
+    }
+}
+
+/// Feeds a sample parser from the source's backend. `instant` metrics are read at `end` only.
+fn drive_samples(
+    config: &Config,
+    sc: &SourceConfig,
+    window: &Window,
+    rt: &Handle,
+    parser: &mut dyn SampleParser,
+    instant: &[&str],
+) -> Result<Option<String>, String> {
+    match &sc.backend {
+        Backend::Files(files) => files::read_metrics(files, parser)
+            .map(|_| None)
+            .map_err(|e| e.to_string()),
+        Backend::Prometheus => {
+            let cfg = config
+                .backends
+                .prometheus
+                .as_ref()
+                .ok_or("no [backends.prometheus]")?;
+            let prom = Prometheus::new(cfg).map_err(|e| e.to_string())?;
+            let range = (window.end - window.start).num_seconds();
+            let stats = rt
+                .block_on(prom.feed(parser, window.end.timestamp(), range, instant))
+                .map_err(|e| e.to_string())?;
+            Ok(Some(format!(
+                "prometheus: {} requests ({} retries)",
+                stats.requests, stats.retries
+            )))
+        }
+        other => Err(format!(
+            "{} cannot be read from {}",
+            sc.kind.name(),
+            other.name()
+        )),
+    }
+}
+
+type Driven = (Result<(Records, Option<String>), String>, Tally);
+
+fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle) -> Driven {
     let w = window.clone();
     match sc.kind {
         SourceKind::Trino => {
             let mut p = TrinoParser::new(w);
-            let r = files::read_logs(files, &mut p).map_err(|e| e.to_string());
-            (r.map(|_| Records::Trino(p.queries)), p.tally)
+            let r = drive_lines(config, sc, window, rt, &mut p);
+            (r.map(|n| (Records::Trino(p.queries), n)), p.tally)
         }
         SourceKind::Opa => {
             let mut p = OpaParser::new(w, &sc.allow_path);
-            let r = files::read_logs(files, &mut p).map_err(|e| e.to_string());
-            (r.map(|_| Records::Opa(p.denials, p.users_seen)), p.tally)
+            let r = drive_lines(config, sc, window, rt, &mut p);
+            (
+                r.map(|n| (Records::Opa(p.denials, p.users_seen), n)),
+                p.tally,
+            )
         }
         SourceKind::Keycloak => {
             let mut p = KeycloakParser::new(w);
-            let r = files::read_logs(files, &mut p).map_err(|e| e.to_string());
+            let r = drive_lines(config, sc, window, rt, &mut p);
             (
-                r.map(|_| Records::Keycloak(p.events, p.user_names)),
+                r.map(|n| (Records::Keycloak(p.events, p.user_names), n)),
                 p.tally,
             )
         }
         SourceKind::Jupyterhub => {
             let mut p = JupyterhubParser::new(w, config.window.lookback);
-            let r = files::read_logs(files, &mut p).map_err(|e| e.to_string());
+            let r = drive_lines(config, sc, window, rt, &mut p);
             let sessions = p.sessions();
-            (r.map(|_| Records::Jupyterhub(sessions)), p.tally)
+            (r.map(|n| (Records::Jupyterhub(sessions), n)), p.tally)
         }
-        SourceKind::Litellm => match files::read_spend_logs(files, &w) {
-            Ok((usage, tally)) => (Ok(Records::Litellm(usage)), tally),
-            Err(e) => (Err(e), Tally::default()),
+        SourceKind::Litellm => match &sc.backend {
+            Backend::Files(files) => match files::read_spend_logs(files, &w) {
+                Ok((usage, tally)) => (Ok((Records::Litellm(usage), None)), tally),
+                Err(e) => (Err(e), Tally::default()),
+            },
+            Backend::Postgres => {
+                let result = match config.backends.postgres.as_ref() {
+                    Some(cfg) => rt
+                        .block_on(postgres::llm_usage(cfg, window.start, window.end))
+                        .map_err(|e| e.to_string()),
+                    None => Err("no [backends.postgres]".to_string()),
+                };
+                match result {
+                    Ok(usage) => {
+                        let tally = Tally {
+                            lines_read: usage.iter().map(|u| u.requests as u64).sum(),
+                            ..Tally::default()
+                        };
+                        let note = format!("postgres: {} (user, model) groups", usage.len());
+                        (Ok((Records::Litellm(usage), Some(note))), tally)
+                    }
+                    Err(e) => (Err(e), Tally::default()),
+                }
+            }
+            other => (
+                Err(format!("litellm cannot be read from {}", other.name())),
+                Tally::default(),
+            ),
         },
         SourceKind::Storage => {
             let mut p = StorageParser::new(&w);
-            let r = files::read_metrics(files, &mut p).map_err(|e| e.to_string());
+            let r = drive_samples(config, sc, window, rt, &mut p, &[storage::V2, storage::V3]);
             let buckets = p.buckets();
             (
-                r.map(|_| Records::Storage(buckets)),
+                r.map(|n| (Records::Storage(buckets), n)),
                 std::mem::take(p.tally()),
             )
         }
         SourceKind::Databases => {
             let mut p = DatabasesParser::new(&w);
-            let r = files::read_metrics(files, &mut p).map_err(|e| e.to_string());
+            let r = drive_samples(config, sc, window, rt, &mut p, &[databases::METRIC]);
             let sizes = p.sizes();
             (
-                r.map(|_| Records::Databases(sizes)),
+                r.map(|n| (Records::Databases(sizes), n)),
                 std::mem::take(p.tally()),
             )
         }
         SourceKind::Pods => {
             let mut p = PodsParser::new(&w);
-            let r = files::read_metrics(files, &mut p).map_err(|e| e.to_string());
+            let r = drive_samples(config, sc, window, rt, &mut p, &[]);
             let pods = p.pods();
-            (r.map(|_| Records::Pods(pods)), std::mem::take(p.tally()))
+            (
+                r.map(|n| (Records::Pods(pods), n)),
+                std::mem::take(p.tally()),
+            )
         }
     }
 }

@@ -101,6 +101,16 @@ struct RawHttpBackend {
     /// PEM bundle of extra CAs to trust.
     ca_file: Option<PathBuf>,
     timeout: Option<String>,
+    /// Loki only: entries per request (at most 5000, Loki's max_entries_limit_per_query).
+    page_limit: Option<usize>,
+    /// Loki only: length of the sub-ranges the window is split into.
+    split: Option<String>,
+    /// Loki only: sub-ranges fetched at once.
+    concurrency: Option<usize>,
+    /// Loki only: attempts per request on 429, 5xx, timeouts.
+    retries: Option<u32>,
+    /// Loki only: how long one source may take before it is reported partial.
+    deadline: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +121,8 @@ struct RawPostgres {
     /// Path of a mounted file holding the connection URL.
     url_file: Option<PathBuf>,
     statement_timeout: Option<String>,
+    /// PEM bundle of extra CAs for TLS (`sslmode=require` in the URL).
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +199,28 @@ pub struct StorageConfig {
     pub owner_patterns: Vec<(String, String)>,
 }
 
+/// How the Loki backend pages and splits a window.
+#[derive(Debug, Clone)]
+pub struct LokiOptions {
+    pub page_limit: usize,
+    pub split: Duration,
+    pub concurrency: usize,
+    pub retries: u32,
+    pub deadline: Duration,
+}
+
+impl Default for LokiOptions {
+    fn default() -> Self {
+        LokiOptions {
+            page_limit: 5000,
+            split: Duration::from_secs(3600),
+            concurrency: 4,
+            retries: 6,
+            deadline: Duration::from_secs(1800),
+        }
+    }
+}
+
 /// An HTTP backend with its secret resolved lazily (never printed).
 #[derive(Debug, Clone)]
 pub struct HttpBackend {
@@ -198,6 +232,7 @@ pub struct HttpBackend {
     pub bearer_token_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+    pub loki: LokiOptions,
 }
 
 #[derive(Debug, Clone)]
@@ -205,6 +240,7 @@ pub struct PostgresBackend {
     pub url_env: Option<String>,
     pub url_file: Option<PathBuf>,
     pub statement_timeout: Duration,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -467,7 +503,58 @@ fn validate_http(
             ));
         }
     }
+    let is_loki = field == "backends.loki";
+    let loki_only = [
+        ("page_limit", raw.page_limit.is_some()),
+        ("split", raw.split.is_some()),
+        ("concurrency", raw.concurrency.is_some()),
+        ("retries", raw.retries.is_some()),
+        ("deadline", raw.deadline.is_some()),
+    ];
+    if let Some((key, _)) = loki_only.iter().find(|(_, set)| *set && !is_loki) {
+        return Err(InputError::invalid(
+            format!("{field}.{key}"),
+            "only [backends.loki] takes this key",
+        ));
+    }
+    let defaults = LokiOptions::default();
+    let page_limit = raw.page_limit.unwrap_or(defaults.page_limit);
+    if page_limit == 0 || page_limit > 5000 {
+        return Err(InputError::invalid(
+            format!("{field}.page_limit"),
+            format!("{page_limit} is outside 1..=5000 (Loki refuses a limit above max_entries_limit_per_query, 5000 by default)"),
+        ));
+    }
+    let concurrency = raw.concurrency.unwrap_or(defaults.concurrency);
+    if concurrency == 0 || concurrency > 64 {
+        return Err(InputError::invalid(
+            format!("{field}.concurrency"),
+            "must be between 1 and 64",
+        ));
+    }
+    let loki = LokiOptions {
+        page_limit,
+        split: parse_duration_field(
+            &format!("{field}.split"),
+            raw.split,
+            defaults.split.as_secs(),
+        )?,
+        concurrency,
+        retries: raw.retries.unwrap_or(defaults.retries),
+        deadline: parse_duration_field(
+            &format!("{field}.deadline"),
+            raw.deadline,
+            defaults.deadline.as_secs(),
+        )?,
+    };
+    if loki.split.is_zero() {
+        return Err(InputError::invalid(
+            format!("{field}.split"),
+            "must be longer than 0s",
+        ));
+    }
     Ok(HttpBackend {
+        loki,
         url: url.trim_end_matches('/').to_string(),
         tenant: raw.tenant,
         username: raw.username,
@@ -518,6 +605,7 @@ fn validate_backends(
                     p.statement_timeout,
                     300,
                 )?,
+                ca_file: p.ca_file.map(|f| base.join(f)),
             })
         })
         .transpose()?;
@@ -737,6 +825,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.backends.loki.unwrap().url, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn loki_paging_options_are_checked() {
+        let err = load("[backends.loki]\nurl = \"http://l\"\npage_limit = 10000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("backends.loki.page_limit"), "{err}");
+        let err = load("[backends.prometheus]\nurl = \"http://p\"\nsplit = \"1h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("backends.prometheus.split"), "{err}");
+        let c = load("[backends.loki]\nurl = \"http://l\"\nsplit = \"30m\"\n").unwrap();
+        assert_eq!(
+            c.backends.loki.unwrap().loki.split,
+            Duration::from_secs(1800)
+        );
     }
 
     #[test]

@@ -2,3 +2,7 @@
 //! interprets them.
 
 pub mod files;
+pub mod http;
+pub mod loki;
+pub mod postgres;
+pub mod prometheus;
