@@ -57,24 +57,32 @@ impl Drop for LokiEmulator {
     }
 }
 
-/// Reads logcli jsonl files; each entry also gets `job=<file stem>`, as a log shipper would add.
+/// Reads logcli jsonl files; each entry also gets `filename=<file name>`, as promtail adds.
 pub fn load_logcli(files: &[&Path]) -> Vec<Entry> {
     let mut out = Vec::new();
     for f in files {
-        let job = f.file_stem().unwrap().to_string_lossy().to_string();
+        let filename = f.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(f).unwrap();
         for raw in text.lines().filter(|l| !l.trim().is_empty()) {
             let v: serde_json::Value = serde_json::from_str(raw).expect("logcli jsonl record");
             let mut labels: BTreeMap<String, String> = v["labels"]
                 .as_object()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect()
+                })
                 .unwrap_or_default();
-            labels.insert("job".into(), job.clone());
+            labels.insert("filename".into(), filename.clone());
             let ts = chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str().unwrap())
                 .unwrap()
                 .timestamp_nanos_opt()
                 .unwrap();
-            out.push(Entry { ts, labels, line: v["line"].as_str().unwrap().to_string() });
+            out.push(Entry {
+                ts,
+                labels,
+                line: v["line"].as_str().unwrap().to_string(),
+            });
         }
     }
     out
@@ -106,7 +114,11 @@ impl LokiEmulator {
                 }
             }
         });
-        LokiEmulator { url: format!("http://{addr}"), state, addr }
+        LokiEmulator {
+            url: format!("http://{addr}"),
+            state,
+            addr,
+        }
     }
 
     pub fn set_faults(&self, f: Faults) {
@@ -140,7 +152,11 @@ fn serve(mut conn: TcpStream, st: &State) {
     }
     let mut body = vec![0; content_length];
     let _ = reader.read_exact(&mut body);
-    let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let mut params = parse_form(query);
     params.extend(parse_form(&String::from_utf8_lossy(&body)));
@@ -151,11 +167,15 @@ fn serve(mut conn: TcpStream, st: &State) {
         if !f.burst.is_empty() {
             Some(f.burst.remove(0))
         } else {
-            f.every.and_then(|(every, status)| (n % every == 0).then_some(status))
+            f.every
+                .and_then(|(every, status)| (n % every == 0).then_some(status))
         }
     };
     let (status, json) = match fault {
-        Some(s) => (s, format!("{{\"status\":\"error\",\"error\":\"injected fault {s}\"}}")),
+        Some(s) => (
+            s,
+            format!("{{\"status\":\"error\",\"error\":\"injected fault {s}\"}}"),
+        ),
         None => route(path, &params, st),
     };
     let reason = match status {
@@ -208,34 +228,44 @@ fn param<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {
 fn time_param(v: Option<&str>, default: i64) -> Result<i64, String> {
     match v {
         None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .or_else(|_| {
-                chrono::DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.timestamp_nanos_opt().unwrap())
-                    .map_err(|_| format!("invalid time {v:?}"))
-            }),
+        Some(v) => v.parse::<i64>().or_else(|_| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.timestamp_nanos_opt().unwrap())
+                .map_err(|_| format!("invalid time {v:?}"))
+        }),
     }
 }
 
 fn bad(msg: &str) -> (u16, String) {
-    (400, serde_json::json!({"status": "error", "errorType": "bad_data", "error": msg}).to_string())
+    (
+        400,
+        serde_json::json!({"status": "error", "errorType": "bad_data", "error": msg}).to_string(),
+    )
 }
 
 fn route(path: &str, p: &[(String, String)], st: &State) -> (u16, String) {
     match path {
         "/ready" => (200, "ready".into()),
         "/loki/api/v1/labels" => {
-            let names: BTreeSet<&String> = st.entries.iter().flat_map(|e| e.labels.keys()).collect();
-            (200, serde_json::json!({"status": "success", "data": names}).to_string())
+            let names: BTreeSet<&String> =
+                st.entries.iter().flat_map(|e| e.labels.keys()).collect();
+            (
+                200,
+                serde_json::json!({"status": "success", "data": names}).to_string(),
+            )
         }
         "/loki/api/v1/series" => {
-            let Some(sel) = param(p, "match[]") else { return bad("match[] is required") };
+            let Some(sel) = param(p, "match[]") else {
+                return bad("match[] is required");
+            };
             let q = match Query::parse(sel) {
                 Ok(q) => q,
                 Err(e) => return bad(&e),
             };
-            let (start, end) = match (time_param(param(p, "start"), 0), time_param(param(p, "end"), i64::MAX)) {
+            let (start, end) = match (
+                time_param(param(p, "start"), 0),
+                time_param(param(p, "end"), i64::MAX),
+            ) {
                 (Ok(s), Ok(e)) => (s, e),
                 _ => return bad("invalid start/end"),
             };
@@ -245,7 +275,10 @@ fn route(path: &str, p: &[(String, String)], st: &State) -> (u16, String) {
                 .filter(|e| e.ts >= start && e.ts < end && q.matches_labels(&e.labels))
                 .map(|e| &e.labels)
                 .collect();
-            (200, serde_json::json!({"status": "success", "data": set}).to_string())
+            (
+                200,
+                serde_json::json!({"status": "success", "data": set}).to_string(),
+            )
         }
         "/loki/api/v1/query_range" => query_range(p, st),
         _ => (404, "{\"status\":\"error\",\"error\":\"not found\"}".into()),
@@ -253,7 +286,9 @@ fn route(path: &str, p: &[(String, String)], st: &State) -> (u16, String) {
 }
 
 fn query_range(p: &[(String, String)], st: &State) -> (u16, String) {
-    let Some(text) = param(p, "query") else { return bad("query is required") };
+    let Some(text) = param(p, "query") else {
+        return bad("query is required");
+    };
     let q = match Query::parse(text) {
         Ok(q) => q,
         Err(e) => return bad(&e),
@@ -266,7 +301,10 @@ fn query_range(p: &[(String, String)], st: &State) -> (u16, String) {
         return bad(&format!("max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {MAX_ENTRIES})"));
     }
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
-    let (start, end) = match (time_param(param(p, "start"), now - 3_600_000_000_000), time_param(param(p, "end"), now)) {
+    let (start, end) = match (
+        time_param(param(p, "start"), now - 3_600_000_000_000),
+        time_param(param(p, "end"), now),
+    ) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return bad(&e),
     };
@@ -281,12 +319,21 @@ fn query_range(p: &[(String, String)], st: &State) -> (u16, String) {
     let picked: Vec<&Entry> = if forward {
         window.iter().filter(|e| q.matches(e)).take(limit).collect()
     } else {
-        window.iter().rev().filter(|e| q.matches(e)).take(limit).collect()
+        window
+            .iter()
+            .rev()
+            .filter(|e| q.matches(e))
+            .take(limit)
+            .collect()
     };
-    st.served_lines.fetch_add(picked.len() as u64, Ordering::SeqCst);
+    st.served_lines
+        .fetch_add(picked.len() as u64, Ordering::SeqCst);
     let mut streams: BTreeMap<&BTreeMap<String, String>, Vec<[String; 2]>> = BTreeMap::new();
     for e in picked {
-        streams.entry(&e.labels).or_default().push([e.ts.to_string(), e.line.clone()]);
+        streams
+            .entry(&e.labels)
+            .or_default()
+            .push([e.ts.to_string(), e.line.clone()]);
     }
     let result: Vec<serde_json::Value> = streams
         .into_iter()
@@ -330,7 +377,9 @@ fn read_string(s: &str) -> Result<(String, &str), String> {
         let end = rest.find('`').ok_or("unterminated raw string")?;
         return Ok((rest[..end].to_string(), &rest[end + 1..]));
     }
-    let rest = s.strip_prefix('"').ok_or_else(|| format!("expected a string at {s:?}"))?;
+    let rest = s
+        .strip_prefix('"')
+        .ok_or_else(|| format!("expected a string at {s:?}"))?;
     let mut out = String::new();
     let mut chars = rest.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -353,7 +402,10 @@ fn read_string(s: &str) -> Result<(String, &str), String> {
 
 impl Query {
     fn parse(text: &str) -> Result<Query, String> {
-        let mut s = text.trim().strip_prefix('{').ok_or("a log query starts with {")?;
+        let mut s = text
+            .trim()
+            .strip_prefix('{')
+            .ok_or("a log query starts with {")?;
         let mut labels = Vec::new();
         loop {
             s = s.trim_start().trim_start_matches(',').trim_start();
@@ -361,7 +413,9 @@ impl Query {
                 s = rest;
                 break;
             }
-            let name_end = s.find(|c: char| !(c.is_alphanumeric() || c == '_')).ok_or("bad matcher")?;
+            let name_end = s
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .ok_or("bad matcher")?;
             let name = s[..name_end].to_string();
             s = s[name_end..].trim_start();
             let (op, rest) = ["=~", "!~", "!=", "="]
@@ -370,7 +424,8 @@ impl Query {
                 .ok_or_else(|| format!("bad matcher operator at {s:?}"))?;
             let (value, rest) = read_string(rest)?;
             s = rest;
-            let anchored = || regex::Regex::new(&format!("^(?:{value})$")).map_err(|e| e.to_string());
+            let anchored =
+                || regex::Regex::new(&format!("^(?:{value})$")).map_err(|e| e.to_string());
             labels.push((
                 name,
                 match op {

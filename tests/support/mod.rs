@@ -2,4 +2,5 @@
 //! PostgreSQL are real servers started by scripts/test.sh.
 #![allow(dead_code)]
 
+pub mod job;
 pub mod loki_emulator;
