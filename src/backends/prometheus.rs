@@ -56,8 +56,9 @@ impl Prometheus {
         })
     }
 
-    /// Runs an instant query at `time_s` and feeds every returned sample to `parser`.
-    async fn feed_query(
+    /// Runs an instant query at `time_s` and feeds every returned sample to `parser`; an error
+    /// answer (`bad_data`, …) is returned with its type and text.
+    pub async fn feed_query(
         &self,
         query: &str,
         time_s: i64,

@@ -4,3 +4,4 @@
 
 pub mod job;
 pub mod loki_emulator;
+pub mod prometheus;
