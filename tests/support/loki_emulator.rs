@@ -168,7 +168,7 @@ fn serve(mut conn: TcpStream, st: &State) {
             Some(f.burst.remove(0))
         } else {
             f.every
-                .and_then(|(every, status)| (n % every == 0).then_some(status))
+                .and_then(|(every, status)| n.is_multiple_of(every).then_some(status))
         }
     };
     let (status, json) = match fault {
