@@ -64,6 +64,21 @@ enum Records {
     Pods(Vec<PodUsage>),
 }
 
+impl Records {
+    fn empty(kind: SourceKind) -> Records {
+        match kind {
+            SourceKind::Trino => Records::Trino(Vec::new()),
+            SourceKind::Opa => Records::Opa(Vec::new(), BTreeSet::new()),
+            SourceKind::Keycloak => Records::Keycloak(Vec::new(), BTreeMap::new()),
+            SourceKind::Jupyterhub => Records::Jupyterhub(Vec::new()),
+            SourceKind::Litellm => Records::Litellm(Vec::new()),
+            SourceKind::Storage => Records::Storage(Vec::new()),
+            SourceKind::Databases => Records::Databases(Vec::new()),
+            SourceKind::Pods => Records::Pods(Vec::new()),
+        }
+    }
+}
+
 /// Reads every source of `config` for `window`, concurrently: one thread per source parses,
 /// while the HTTP backends fetch on a shared async runtime.
 pub fn collect(config: &Config, window: &Window) -> Collected {
@@ -104,6 +119,7 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
             .map(|(kind, backend, h)| {
                 let outcome = h.join().unwrap_or_else(|_| {
                     (
+                        Records::empty(kind),
                         Err("the source's reader panicked".to_string()),
                         Tally::default(),
                     )
@@ -126,7 +142,7 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
         }
     }
 
-    for (kind, backend, (result, tally)) in results {
+    for (kind, backend, (records, result, tally)) in results {
         let (status, error) = match &result {
             Ok(_) => (Completeness::Complete, None),
             Err(e) if tally.lines_read > 0 => (Completeness::Partial, Some(e.clone())),
@@ -144,37 +160,39 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
             }
         }
         let mut notes = Vec::new();
-        if let Ok((records, note)) = result {
+        if let Ok(note) = result {
             notes.extend(note);
-            match records {
-                Records::Trino(q) => out.trino = q,
-                Records::Opa(d, users) => {
-                    let anonymous = d.iter().filter(|d| d.user.is_empty()).count();
-                    if anonymous > 0 {
-                        notes.push(format!(
+        }
+        // Records of a partial source are kept for the detail tables (the manifest says they are
+        // partial); the ledger leaves the source's columns empty.
+        match records {
+            Records::Trino(q) => out.trino = q,
+            Records::Opa(d, users) => {
+                let anonymous = d.iter().filter(|d| d.user.is_empty()).count();
+                if anonymous > 0 {
+                    notes.push(format!(
                             "{anonymous} denial(s) carry no user (input erased or masked); they are in opa_denials.csv but in no user's row"
                         ));
-                    }
-                    out.opa_denials = d;
-                    out.opa_users = users;
                 }
-                Records::Keycloak(e, names) => {
-                    out.keycloak = e;
-                    out.keycloak_names = names;
-                }
-                Records::Jupyterhub(s) => out.sessions = s,
-                Records::Litellm(u) => out.llm = u,
-                Records::Storage(b) => out.buckets = b,
-                Records::Databases(d) => out.databases = d,
-                Records::Pods(p) => {
-                    let unlabelled = p.iter().filter(|p| p.user.is_none()).count();
-                    if unlabelled > 0 {
-                        notes.push(format!(
+                out.opa_denials = d;
+                out.opa_users = users;
+            }
+            Records::Keycloak(e, names) => {
+                out.keycloak = e;
+                out.keycloak_names = names;
+            }
+            Records::Jupyterhub(s) => out.sessions = s,
+            Records::Litellm(u) => out.llm = u,
+            Records::Storage(b) => out.buckets = b,
+            Records::Databases(d) => out.databases = d,
+            Records::Pods(p) => {
+                let unlabelled = p.iter().filter(|p| p.user.is_none()).count();
+                if unlabelled > 0 {
+                    notes.push(format!(
                             "{unlabelled} notebook pod(s) have no hub.jupyter.org/username label in kube_pod_labels; their usage is in notebook_pods.csv only"
                         ));
-                    }
-                    out.pods = p;
                 }
+                out.pods = p;
             }
         }
         out.reports.insert(
@@ -281,7 +299,9 @@ fn drive_samples(
     }
 }
 
-type Driven = (Result<(Records, Option<String>), String>, Tally);
+/// What one source gave: its records (possibly partial), whether reading completed (with a
+/// note on what was fetched), and its tally.
+type Driven = (Records, Result<Option<String>, String>, Tally);
 
 fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle) -> Driven {
     let w = window.clone();
@@ -289,34 +309,28 @@ fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle)
         SourceKind::Trino => {
             let mut p = TrinoParser::new(w);
             let r = drive_lines(config, sc, window, rt, &mut p);
-            (r.map(|n| (Records::Trino(p.queries), n)), p.tally)
+            (Records::Trino(p.queries), r, p.tally)
         }
         SourceKind::Opa => {
             let mut p = OpaParser::new(w, &sc.allow_path);
             let r = drive_lines(config, sc, window, rt, &mut p);
-            (
-                r.map(|n| (Records::Opa(p.denials, p.users_seen), n)),
-                p.tally,
-            )
+            (Records::Opa(p.denials, p.users_seen), r, p.tally)
         }
         SourceKind::Keycloak => {
             let mut p = KeycloakParser::new(w);
             let r = drive_lines(config, sc, window, rt, &mut p);
-            (
-                r.map(|n| (Records::Keycloak(p.events, p.user_names), n)),
-                p.tally,
-            )
+            (Records::Keycloak(p.events, p.user_names), r, p.tally)
         }
         SourceKind::Jupyterhub => {
             let mut p = JupyterhubParser::new(w, config.window.lookback);
             let r = drive_lines(config, sc, window, rt, &mut p);
             let sessions = p.sessions();
-            (r.map(|n| (Records::Jupyterhub(sessions), n)), p.tally)
+            (Records::Jupyterhub(sessions), r, p.tally)
         }
         SourceKind::Litellm => match &sc.backend {
             Backend::Files(files) => match files::read_spend_logs(files, &w) {
-                Ok((usage, tally)) => (Ok((Records::Litellm(usage), None)), tally),
-                Err(e) => (Err(e), Tally::default()),
+                Ok((usage, tally)) => (Records::Litellm(usage), Ok(None), tally),
+                Err(e) => (Records::Litellm(Vec::new()), Err(e), Tally::default()),
             },
             Backend::Postgres => {
                 let result = match config.backends.postgres.as_ref() {
@@ -332,12 +346,13 @@ fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle)
                             ..Tally::default()
                         };
                         let note = format!("postgres: {} (user, model) groups", usage.len());
-                        (Ok((Records::Litellm(usage), Some(note))), tally)
+                        (Records::Litellm(usage), Ok(Some(note)), tally)
                     }
-                    Err(e) => (Err(e), Tally::default()),
+                    Err(e) => (Records::Litellm(Vec::new()), Err(e), Tally::default()),
                 }
             }
             other => (
+                Records::Litellm(Vec::new()),
                 Err(format!("litellm cannot be read from {}", other.name())),
                 Tally::default(),
             ),
@@ -346,28 +361,19 @@ fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle)
             let mut p = StorageParser::new(&w);
             let r = drive_samples(config, sc, window, rt, &mut p, &[storage::V2, storage::V3]);
             let buckets = p.buckets();
-            (
-                r.map(|n| (Records::Storage(buckets), n)),
-                std::mem::take(p.tally()),
-            )
+            (Records::Storage(buckets), r, std::mem::take(p.tally()))
         }
         SourceKind::Databases => {
             let mut p = DatabasesParser::new(&w);
             let r = drive_samples(config, sc, window, rt, &mut p, &[databases::METRIC]);
             let sizes = p.sizes();
-            (
-                r.map(|n| (Records::Databases(sizes), n)),
-                std::mem::take(p.tally()),
-            )
+            (Records::Databases(sizes), r, std::mem::take(p.tally()))
         }
         SourceKind::Pods => {
             let mut p = PodsParser::new(&w);
             let r = drive_samples(config, sc, window, rt, &mut p, &[]);
             let pods = p.pods();
-            (
-                r.map(|n| (Records::Pods(pods), n)),
-                std::mem::take(p.tally()),
-            )
+            (Records::Pods(pods), r, std::mem::take(p.tally()))
         }
     }
 }

@@ -62,8 +62,13 @@ pub fn load_logcli(files: &[&Path]) -> Vec<Entry> {
     let mut out = Vec::new();
     for f in files {
         let filename = f.file_name().unwrap().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(f).unwrap();
-        for raw in text.lines().filter(|l| !l.trim().is_empty()) {
+        let reader = BufReader::new(std::fs::File::open(f).unwrap());
+        for raw in reader
+            .lines()
+            .map(Result::unwrap)
+            .filter(|l| !l.trim().is_empty())
+        {
+            let raw = raw.as_str();
             let v: serde_json::Value = serde_json::from_str(raw).expect("logcli jsonl record");
             let mut labels: BTreeMap<String, String> = v["labels"]
                 .as_object()
@@ -89,11 +94,16 @@ pub fn load_logcli(files: &[&Path]) -> Vec<Entry> {
 }
 
 impl LokiEmulator {
-    pub fn start(mut entries: Vec<Entry>) -> Self {
+    pub fn start(entries: Vec<Entry>) -> Self {
+        Self::start_at("127.0.0.1:0", entries)
+    }
+
+    /// Serves on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn start_at(addr: &str, mut entries: Vec<Entry>) -> Self {
         entries.sort_by(|a, b| (a.ts, &a.labels, &a.line).cmp(&(b.ts, &b.labels, &b.line)));
         // Loki drops an entry identical in stream, timestamp and line to one it has.
         entries.dedup_by(|a, b| a.ts == b.ts && a.labels == b.labels && a.line == b.line);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State {
             entries,
