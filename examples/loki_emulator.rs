@@ -6,6 +6,7 @@
 //! killed. Set LOKI_FAIL_EVERY=7 to answer every 7th request with HTTP 500.
 
 #[path = "../tests/support/loki_emulator.rs"]
+#[allow(dead_code)]
 mod loki_emulator;
 
 use std::path::PathBuf;
