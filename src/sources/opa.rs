@@ -142,10 +142,9 @@ impl LineParser for OpaParser {
             .as_ref()
             .and_then(|c| c.identity.as_ref())
             .and_then(|i| i.user.as_deref())
-            .unwrap_or("")
-            .to_string();
-        if !user.is_empty() && !self.users_seen.contains(&user) {
-            self.users_seen.insert(user.clone());
+            .unwrap_or("");
+        if !user.is_empty() && !self.users_seen.contains(user) {
+            self.users_seen.insert(user.to_string());
         }
         let path = rec.path.as_deref().unwrap_or("").trim_start_matches('/');
         if path != self.allow_path {
@@ -169,7 +168,7 @@ impl LineParser for OpaParser {
         self.denials.push(OpaDenial {
             decision_id: decision_id.into_owned(),
             time_ns,
-            user,
+            user: user.to_string(),
             operation: operation.to_string(),
             path: path.to_string(),
             result,
