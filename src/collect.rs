@@ -15,6 +15,7 @@ use crate::sources::jupyterhub::{JupyterhubParser, NotebookSession};
 use crate::sources::keycloak::{KeycloakEvent, KeycloakParser};
 use crate::sources::litellm::LlmUsage;
 use crate::sources::opa::{OpaDenial, OpaParser};
+use crate::sources::platform::{PlatformParser, PlatformSeries};
 use crate::sources::pods::{PodUsage, PodsParser};
 use crate::sources::storage::{BucketSize, StorageParser};
 use crate::sources::trino::{TrinoParser, TrinoQuery};
@@ -37,6 +38,7 @@ pub struct Collected {
     pub buckets: Vec<BucketSize>,
     pub databases: Vec<DatabaseSize>,
     pub pods: Vec<PodUsage>,
+    pub platform: Vec<PlatformSeries>,
 }
 
 impl Collected {
@@ -62,6 +64,7 @@ enum Records {
     Storage(Vec<BucketSize>),
     Databases(Vec<DatabaseSize>),
     Pods(Vec<PodUsage>),
+    Platform(Vec<PlatformSeries>),
 }
 
 impl Records {
@@ -75,6 +78,7 @@ impl Records {
             SourceKind::Storage => Records::Storage(Vec::new()),
             SourceKind::Databases => Records::Databases(Vec::new()),
             SourceKind::Pods => Records::Pods(Vec::new()),
+            SourceKind::Platform => Records::Platform(Vec::new()),
         }
     }
 }
@@ -194,6 +198,7 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
                 }
                 out.pods = p;
             }
+            Records::Platform(p) => out.platform = p,
         }
         out.reports.insert(
             kind,
@@ -374,6 +379,12 @@ fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle)
             let r = drive_samples(config, sc, window, rt, &mut p, &[]);
             let pods = p.pods();
             (Records::Pods(pods), r, std::mem::take(p.tally()))
+        }
+        SourceKind::Platform => {
+            let mut p = PlatformParser::new(&w);
+            let r = drive_samples(config, sc, window, rt, &mut p, &[]);
+            let series = p.series();
+            (Records::Platform(series), r, std::mem::take(p.tally()))
         }
     }
 }

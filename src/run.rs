@@ -50,6 +50,7 @@ pub fn render_all(
         csv::llm_usage(&ledger::llm_by_user_model(collected, resolver)),
         csv::storage_by_bucket(collected, resolver, &config.storage),
         csv::database_sizes(collected),
+        csv::platform_metrics(collected),
     ]
 }
 

@@ -84,6 +84,7 @@ fn manifest_is_last_and_hashes_every_file() {
         "llm_usage_by_user_model.csv",
         "storage_by_bucket.csv",
         "database_sizes.csv",
+        "platform_metrics.csv",
     ] {
         assert!(
             names.contains(&required),
@@ -105,7 +106,7 @@ fn manifest_is_last_and_hashes_every_file() {
     }
     // Every source reports what it read; the demo has malformed lines, and they are counted.
     let sources = manifest["sources"].as_array().unwrap();
-    assert_eq!(sources.len(), 8);
+    assert_eq!(sources.len(), 9);
     let rejected: u64 = sources
         .iter()
         .map(|s| s["lines_rejected"].as_u64().unwrap())

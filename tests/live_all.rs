@@ -28,7 +28,7 @@ fn config(loki: &str, prom: &str) -> String {
         ));
     }
     c.push_str("[sources.litellm]\nbackend = \"postgres\"\n\n");
-    for kind in ["storage", "databases", "pods"] {
+    for kind in ["storage", "databases", "pods", "platform"] {
         c.push_str(&format!("[sources.{kind}]\nbackend = \"prometheus\"\n\n"));
     }
     c

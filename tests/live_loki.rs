@@ -40,6 +40,7 @@ fn live_config(url: &str, backend_extra: &str) -> String {
         ("storage", "metrics.om"),
         ("databases", "metrics.om"),
         ("pods", "metrics.om"),
+        ("platform", "metrics.om"),
     ] {
         c.push_str(&job::file_source(kind, file));
     }

@@ -24,6 +24,7 @@ fn live_config(url_env: &str) -> String {
         ("storage", "metrics.om"),
         ("databases", "metrics.om"),
         ("pods", "metrics.om"),
+        ("platform", "metrics.om"),
     ] {
         c.push_str(&job::file_source(kind, file));
     }

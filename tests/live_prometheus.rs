@@ -14,7 +14,7 @@ fn live_config(url: &str) -> String {
     c.push_str(&format!(
         "[backends.prometheus]\nurl = \"{url}\"\ntimeout = \"10s\"\n\n"
     ));
-    for kind in ["storage", "databases", "pods"] {
+    for kind in ["storage", "databases", "pods", "platform"] {
         c.push_str(&format!("[sources.{kind}]\nbackend = \"prometheus\"\n\n"));
     }
     for (kind, file) in [

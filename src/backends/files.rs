@@ -262,7 +262,11 @@ fn parse_sample<'a>(
             if !closed {
                 return Err("unterminated label value");
             }
-            labels.push((key.trim().to_string(), value));
+            // Prometheus stores no label for an empty value (`error=""`); do the same so the
+            // file and the Prometheus path see identical series.
+            if !value.is_empty() {
+                labels.push((key.trim().to_string(), value));
+            }
         }
         rest = &body[consumed..];
     }
@@ -369,6 +373,8 @@ mod tests {
         assert_eq!(labels[2].1, "a \"q\" b");
         assert!(parse_sample(" 1", &mut labels).is_err());
         assert!(parse_sample(r#"{a="b} 1 2"#, &mut labels).is_err());
+        parse_sample(r#"{error="",event="login"} 1 2"#, &mut labels).unwrap();
+        assert_eq!(labels, [("event".to_string(), "login".to_string())], "empty values are no label");
         let (v, _) = parse_sample(" 7 1764460800", &mut labels).unwrap();
         assert_eq!((v, labels.len()), ("7", 0));
     }

@@ -357,6 +357,31 @@ pub fn storage_by_bucket(c: &Collected, r: &Resolver, storage: &StorageConfig) -
     t.finish()
 }
 
+pub fn platform_metrics(c: &Collected) -> Artifact {
+    use crate::sources::platform::format_value;
+    let mut t = Table::new(
+        "platform_metrics.csv",
+        &[
+            "metric",
+            "labels",
+            "value_at_end",
+            "max_in_window",
+            "increase_in_window",
+        ],
+    );
+    for s in &c.platform {
+        let f = |v: Option<i128>| v.map(format_value).unwrap_or_default();
+        t.row(&[
+            s.metric.clone(),
+            s.labels.clone(),
+            f(s.at_end),
+            f(s.max),
+            f(s.increase),
+        ]);
+    }
+    t.finish()
+}
+
 pub fn database_sizes(c: &Collected) -> Artifact {
     let mut t = Table::new("database_sizes.csv", &["database", "server", "bytes"]);
     for d in &c.databases {

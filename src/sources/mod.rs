@@ -7,6 +7,7 @@ pub mod jupyterhub;
 pub mod keycloak;
 pub mod litellm;
 pub mod opa;
+pub mod platform;
 pub mod pods;
 pub mod storage;
 pub mod trino;
@@ -26,10 +27,11 @@ pub enum SourceKind {
     Storage,
     Databases,
     Pods,
+    Platform,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 8] = [
+    pub const ALL: [SourceKind; 9] = [
         SourceKind::Trino,
         SourceKind::Opa,
         SourceKind::Keycloak,
@@ -38,6 +40,7 @@ impl SourceKind {
         SourceKind::Storage,
         SourceKind::Databases,
         SourceKind::Pods,
+        SourceKind::Platform,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +53,7 @@ impl SourceKind {
             SourceKind::Storage => "storage",
             SourceKind::Databases => "databases",
             SourceKind::Pods => "pods",
+            SourceKind::Platform => "platform",
         }
     }
 
@@ -64,9 +68,10 @@ impl SourceKind {
                 &["files", "loki"]
             }
             SourceKind::Litellm => &["files", "postgres"],
-            SourceKind::Storage | SourceKind::Databases | SourceKind::Pods => {
-                &["files", "prometheus"]
-            }
+            SourceKind::Storage
+            | SourceKind::Databases
+            | SourceKind::Pods
+            | SourceKind::Platform => &["files", "prometheus"],
         }
     }
 
@@ -106,7 +111,7 @@ impl SourceKind {
                 "llm_cost_usd",
             ],
             SourceKind::Storage => &["storage_bytes"],
-            SourceKind::Databases => &[],
+            SourceKind::Databases | SourceKind::Platform => &[],
             SourceKind::Pods => &["notebook_cpu_seconds", "notebook_peak_memory_bytes"],
         }
     }
