@@ -374,7 +374,11 @@ mod tests {
         assert!(parse_sample(" 1", &mut labels).is_err());
         assert!(parse_sample(r#"{a="b} 1 2"#, &mut labels).is_err());
         parse_sample(r#"{error="",event="login"} 1 2"#, &mut labels).unwrap();
-        assert_eq!(labels, [("event".to_string(), "login".to_string())], "empty values are no label");
+        assert_eq!(
+            labels,
+            [("event".to_string(), "login".to_string())],
+            "empty values are no label"
+        );
         let (v, _) = parse_sample(" 7 1764460800", &mut labels).unwrap();
         assert_eq!((v, labels.len()), ("7", 0));
     }

@@ -42,8 +42,11 @@ impl TrinoQuery {
     }
 }
 
+/// A bare event, or an airlift JSON log record (then only `message` is set): one parse for both.
 #[derive(Deserialize)]
 struct Event<'a> {
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
     #[serde(borrow)]
     metadata: Option<Metadata<'a>>,
     statistics: Option<Statistics<'a>>,
@@ -95,13 +98,6 @@ struct FailureInfo<'a> {
 struct ErrorCode<'a> {
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
-}
-
-/// An airlift JSON log record: only the message matters.
-#[derive(Deserialize)]
-struct AirliftRecord<'a> {
-    #[serde(borrow)]
-    message: Option<Cow<'a, str>>,
 }
 
 /// Parses Trino lines and keeps the completed queries that ended in the window.
@@ -221,17 +217,22 @@ impl LineParser for TrinoParser {
         self.tally.lines_read += 1;
         let trimmed = line.trim();
         if trimmed.starts_with('{') {
-            if let Ok(rec) = serde_json::from_str::<AirliftRecord>(trimmed) {
-                if let Some(msg) = rec.message {
-                    // An airlift JSON log line: the event, if any, is inside the message.
-                    return match msg.find(COMPLETED) {
-                        Some(i) => self.event_json(line, &msg[i + COMPLETED.len()..]),
-                        None => self.tally.lines_skipped += 1,
-                    };
-                }
-            }
-            // A bare event from the http listener.
-            return self.event_json(line, trimmed);
+            return match serde_json::from_str::<Event>(trimmed) {
+                // An airlift JSON log line: the event, if any, is inside the message.
+                Ok(Event {
+                    message: Some(msg),
+                    metadata: None,
+                    ..
+                }) => match msg.find(COMPLETED) {
+                    Some(i) => self.event_json(line, &msg[i + COMPLETED.len()..]),
+                    None => self.tally.lines_skipped += 1,
+                },
+                // A bare event from the http listener.
+                Ok(ev) => self.event(line, ev),
+                Err(e) => self
+                    .tally
+                    .reject(line, &format!("event JSON does not parse ({e})")),
+            };
         }
         if let Some(i) = trimmed.find(COMPLETED) {
             let json = &trimmed[i + COMPLETED.len()..];
