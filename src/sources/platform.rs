@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::values::decimal_units;
+use super::values::{decimal_units, CounterIncrease};
 use super::{MetricSample, SampleParser, Tally, INSTANT_LOOKBACK_MS};
 use crate::window::Window;
 
@@ -39,8 +39,7 @@ pub struct PlatformSeries {
 struct State {
     at_end: Option<(i64, i128)>,
     max: Option<i128>,
-    last: Option<(i64, i128)>,
-    increase: i128,
+    counter: CounterIncrease,
 }
 
 pub struct PlatformParser {
@@ -68,7 +67,7 @@ impl PlatformParser {
                 labels: labels.clone(),
                 at_end: s.at_end.map(|(_, v)| v),
                 max: s.max,
-                increase: metric.ends_with("_total").then_some(s.increase),
+                increase: metric.ends_with("_total").then_some(s.counter.increase),
             })
             .collect()
     }
@@ -108,13 +107,9 @@ impl SampleParser for PlatformParser {
             .series
             .entry((s.name.to_string(), labels.join(";")))
             .or_default();
-        if let Some((t, prev)) = st.last {
-            if s.ts_ms <= t {
-                return self.tally.reject(s.name, "sample out of time order");
-            }
-            st.increase += if v >= prev { v - prev } else { v };
+        if let Err(reason) = st.counter.add(s.ts_ms, v) {
+            return self.tally.reject(s.name, reason);
         }
-        st.last = Some((s.ts_ms, v));
         st.max = Some(st.max.map_or(v, |m| m.max(v)));
         if s.ts_ms >= self.end_ms - INSTANT_LOOKBACK_MS {
             st.at_end = Some((s.ts_ms, v));

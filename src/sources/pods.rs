@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::values::decimal_units;
+use super::values::{decimal_units, CounterIncrease};
 use super::{MetricSample, SampleParser, Tally};
 use crate::window::Window;
 
@@ -27,18 +27,11 @@ pub struct PodUsage {
     pub peak_memory_bytes: i128,
 }
 
-#[derive(Default)]
-struct Counter {
-    last_ts: Option<i64>,
-    last: i128,
-    increase: i128,
-}
-
 pub struct PodsParser {
     start_ms: i64,
     end_ms: i64,
     users: BTreeMap<(String, String), String>,
-    cpu: BTreeMap<(String, String), Counter>,
+    cpu: BTreeMap<(String, String), CounterIncrease>,
     memory: BTreeMap<(String, String), i128>,
     tally: Tally,
 }
@@ -104,16 +97,9 @@ impl SampleParser for PodsParser {
             let Some(v) = decimal_units(s.value, 9) else {
                 return self.tally.reject(s.value, "CPU counter is not a number");
             };
-            let c = self.cpu.entry(key).or_default();
-            match c.last_ts {
-                Some(t) if s.ts_ms <= t => {
-                    return self.tally.reject(s.name, "sample out of time order");
-                }
-                Some(_) => c.increase += if v >= c.last { v - c.last } else { v },
-                None => {}
+            if let Err(reason) = self.cpu.entry(key).or_default().add(s.ts_ms, v) {
+                self.tally.reject(s.name, reason);
             }
-            c.last_ts = Some(s.ts_ms);
-            c.last = v;
         } else {
             let Some(v) = decimal_units(s.value, 0) else {
                 return self.tally.reject(s.value, "working set is not a number");

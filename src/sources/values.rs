@@ -214,6 +214,28 @@ fn airlift_duration_ns(t: &str) -> Option<i64> {
     i64::try_from(ns * per_unit_ns).ok()
 }
 
+/// A counter's increase over a run of samples, without extrapolation: the sum of increases
+/// between consecutive samples, a decrease being a reset that adds the new value.
+#[derive(Debug, Default, Clone)]
+pub struct CounterIncrease {
+    last: Option<(i64, i128)>,
+    pub increase: i128,
+}
+
+impl CounterIncrease {
+    /// Adds the next sample; a sample not after the previous one is refused.
+    pub fn add(&mut self, ts_ms: i64, v: i128) -> Result<(), &'static str> {
+        if let Some((t, prev)) = self.last {
+            if ts_ms <= t {
+                return Err("sample out of time order");
+            }
+            self.increase += if v >= prev { v - prev } else { v };
+        }
+        self.last = Some((ts_ms, v));
+        Ok(())
+    }
+}
+
 /// Formats `units` of `10^-scale` with exactly `places` decimals, rounding half away from zero.
 pub fn format_fixed(units: i128, scale: u32, places: u32) -> String {
     let mut v = units;
