@@ -318,4 +318,26 @@ mod tests {
         assert_eq!(p.user_names.get("3c2b").map(String::as_str), Some("alice"));
         assert_eq!((p.tally.lines_skipped, p.tally.lines_rejected), (1, 1));
     }
+
+    #[test]
+    fn real_kc25_sample_with_offset_and_seven_fraction_digits() {
+        // keycloak/keycloak#31860, moved into the window: local time +02:00, 100 ns precision.
+        let mut p = parser();
+        p.feed(r#"{"timestamp":"2026-11-30T14:26:35.2639447+02:00","sequence":9838,"loggerClassName":"org.jboss.logging.Logger","loggerName":"org.keycloak.events","level":"WARN","message":"type=\"LOGIN_ERROR\", realmId=\"4b939ad4-eaa4-489a-a818-81fb5ce3c8de\", realmName=\"test\", clientId=\"44ff6470-44c1-436a-aede-66745bdb4b3e\", userId=\"null\", ipAddress=\"172.17.99.100\", error=\"user_not_found\", auth_method=\"openid-connect\", redirect_uri=\"https://test.testserver.lan/oauth/login\", code_id=\"2faeafc2-784e-4e71-9f88-eaad6cb303cd\", username=\"test\"","threadName":"executor-thread-1","threadId":28,"mdc":{},"ndc":"","hostName":"lab-dock-10.lab.lan","processName":"QuarkusEntryPoint","processId":2649028}"#);
+        assert_eq!(p.events.len(), 1);
+        let e = &p.events[0];
+        assert_eq!(
+            e.time_ns,
+            crate::sources::values::rfc3339_ns("2026-11-30T12:26:35.2639447Z").unwrap()
+        );
+        assert_eq!(
+            (
+                e.event_type.as_str(),
+                e.user_id.as_deref(),
+                e.username.as_deref()
+            ),
+            ("LOGIN_ERROR", None, Some("test"))
+        );
+        assert_eq!(e.error, "user_not_found");
+    }
 }
