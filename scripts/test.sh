@@ -20,4 +20,15 @@ eval "$(scripts/test-services.sh)"
 export CARGO_INCREMENTAL=0
 export CARGO_TERM_COLOR=never
 
-cargo test --locked --all-targets
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked --all-targets 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line with the totals of every test binary (cargo's last line is a per-binary
+# count, often an example's "0 passed").
+passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
+failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
+echo "tests: $passed passed, $failed failed"
+exit "$status"

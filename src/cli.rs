@@ -295,7 +295,7 @@ fn cmd_config_check(path: PathBuf) -> anyhow::Result<ExitStatus> {
         );
     }
     for kind in crate::sources::SourceKind::ALL {
-        if config.source(kind).is_none() {
+        if config.source(kind).is_none() && !kind.optional() {
             println!(
                 "  source {:<11} not configured (its columns will be unknown, exit 3)",
                 kind.name()

@@ -134,7 +134,7 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
     });
 
     for kind in SourceKind::ALL {
-        if config.source(kind).is_none() {
+        if config.source(kind).is_none() && !kind.optional() {
             out.reports.insert(
                 kind,
                 unavailable(

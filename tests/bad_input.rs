@@ -216,6 +216,35 @@ fn an_unconfigured_source_is_unavailable() {
 }
 
 #[test]
+fn the_optional_platform_source_may_be_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = demo_config_with(dir.path(), |t| {
+        let i = t.find("[sources.platform]").unwrap();
+        t[..i].to_string()
+    });
+    let out_dir = dir.path().join("out");
+    let out = akko(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let expected =
+        std::fs::read_to_string(repo().join("fixtures/demo/expected/usage_by_user.csv")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("usage_by_user.csv")).unwrap(),
+        expected
+    );
+}
+
+#[test]
 fn window_command_prints_the_scheduled_window() {
     let out = akko(&[
         "window",

@@ -61,6 +61,12 @@ impl SourceKind {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
 
+    /// Optional sources feed no ledger column: left unconfigured, they are simply absent, and a
+    /// run without them can still be complete.
+    pub fn optional(self) -> bool {
+        self == SourceKind::Platform
+    }
+
     /// Backends that can serve this source.
     pub fn backends(self) -> &'static [&'static str] {
         match self {
