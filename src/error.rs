@@ -57,6 +57,8 @@ pub enum SourceError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A backend could not deliver (server down, retries exhausted, deadline, bad answer); the
+    /// text names the endpoint path or file, never a credential.
     #[error("{0}")]
-    Unsupported(String),
+    Failed(String),
 }

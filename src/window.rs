@@ -8,7 +8,7 @@
 //! day-of-week when both are restricted. The `cron` crate differs on all three (6+ fields,
 //! 1 = Sunday, AND), so `croner` is used with seconds and years disallowed.
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
@@ -248,14 +248,10 @@ pub fn local_midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
 }
 
-/// Monday of an ISO week, exposed for the weekly period's tests and docs.
-pub fn is_monday(d: NaiveDate) -> bool {
-    d.weekday() == Weekday::Mon
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Weekday;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -403,7 +399,7 @@ mod tests {
             (w.start, w.end),
             (utc("2026-11-23T00:00:00Z"), utc("2026-11-30T00:00:00Z"))
         );
-        assert!(is_monday(w.start.date_naive()));
+        assert_eq!(w.start.date_naive().weekday(), Weekday::Mon);
         // A daily schedule with a weekly period still reports the last complete week.
         let d = sched("0 2 * * *", Tz::UTC);
         let w = scheduled_window(&d, Period::Weekly, Tz::UTC, utc("2026-12-03T16:00:00Z")).unwrap();

@@ -56,7 +56,7 @@ fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, Source
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .map_err(|e| {
-            SourceError::Unsupported(format!(
+            SourceError::Failed(format!(
                 "cannot read the {what} file {}: {e}",
                 path.display()
             ))
@@ -71,26 +71,23 @@ impl Endpoint {
             .user_agent(concat!("akko-audit/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &cfg.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
-                SourceError::Unsupported(format!("cannot read ca_file {}: {e}", ca.display()))
+                SourceError::Failed(format!("cannot read ca_file {}: {e}", ca.display()))
             })?;
             for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SourceError::Unsupported(format!(
-                    "ca_file {} is not a PEM bundle: {e}",
-                    ca.display()
-                ))
+                SourceError::Failed(format!("ca_file {} is not a PEM bundle: {e}", ca.display()))
             })? {
                 builder = builder.add_root_certificate(cert);
             }
         }
         let client = builder
             .build()
-            .map_err(|e| SourceError::Unsupported(format!("HTTP client: {e}")))?;
+            .map_err(|e| SourceError::Failed(format!("HTTP client: {e}")))?;
         let auth = if let Some(path) = &cfg.bearer_token_file {
             Auth::Bearer(read_secret_file(path, "bearer token")?)
         } else if let Some(user) = &cfg.username {
             let password = match (&cfg.password_env, &cfg.password_file) {
                 (Some(var), _) => std::env::var(var).map_err(|_| {
-                    SourceError::Unsupported(format!("environment variable {var} is not set"))
+                    SourceError::Failed(format!("environment variable {var} is not set"))
                 })?,
                 (None, Some(path)) => read_secret_file(path, "password")?,
                 (None, None) => String::new(),
@@ -138,7 +135,7 @@ impl Endpoint {
             let retryable = match outcome {
                 Ok(resp) if resp.status().is_success() => {
                     let body = resp.bytes().await.map_err(|e| {
-                        SourceError::Unsupported(format!("{path}: reading the answer failed: {e}"))
+                        SourceError::Failed(format!("{path}: reading the answer failed: {e}"))
                     });
                     match body {
                         Ok(b) => return Ok(b.to_vec()),
@@ -155,16 +152,16 @@ impl Endpoint {
                     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                         msg
                     } else {
-                        return Err(SourceError::Unsupported(msg));
+                        return Err(SourceError::Failed(msg));
                     }
                 }
                 Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
                     format!("{path}: {}", describe(e))
                 }
-                Err(e) => return Err(SourceError::Unsupported(format!("{path}: {}", describe(e)))),
+                Err(e) => return Err(SourceError::Failed(format!("{path}: {}", describe(e)))),
             };
             if attempt >= self.retry.attempts {
-                return Err(SourceError::Unsupported(format!(
+                return Err(SourceError::Failed(format!(
                     "{retryable} (gave up after {attempt} attempts in {:.1}s)",
                     started.elapsed().as_secs_f64()
                 )));

@@ -159,19 +159,19 @@ impl Loki {
             .get("/loki/api/v1/query_range", &params, stats)
             .await?;
         let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-            SourceError::Unsupported(format!("query_range: answer is not Loki JSON: {e}"))
+            SourceError::Failed(format!("query_range: answer is not Loki JSON: {e}"))
         })?;
         if answer.status != "success" {
-            return Err(SourceError::Unsupported(format!(
+            return Err(SourceError::Failed(format!(
                 "query_range: status {}: {}",
                 answer.status,
                 answer.error.unwrap_or_default()
             )));
         }
         let streams: Streams = serde_json::from_value(answer.data.unwrap_or_default())
-            .map_err(|e| SourceError::Unsupported(format!("query_range: unexpected data: {e}")))?;
+            .map_err(|e| SourceError::Failed(format!("query_range: unexpected data: {e}")))?;
         if streams.result_type != "streams" {
-            return Err(SourceError::Unsupported(format!(
+            return Err(SourceError::Failed(format!(
                 "query_range: expected streams, got {} (is the query a metric query?)",
                 streams.result_type
             )));
@@ -181,7 +181,7 @@ impl Loki {
             let key = labels_key(&s.stream);
             for Value(ts, line) in s.values {
                 let ts = ts.parse::<i64>().map_err(|_| {
-                    SourceError::Unsupported(format!("query_range: timestamp {ts:?} is not ns"))
+                    SourceError::Failed(format!("query_range: timestamp {ts:?} is not ns"))
                 })?;
                 entries.push(Entry {
                     ts,
@@ -210,11 +210,10 @@ impl Loki {
             .endpoint
             .get("/loki/api/v1/series", &params, stats)
             .await?;
-        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-            SourceError::Unsupported(format!("series: answer is not Loki JSON: {e}"))
-        })?;
+        let answer: Answer = serde_json::from_slice(&body)
+            .map_err(|e| SourceError::Failed(format!("series: answer is not Loki JSON: {e}")))?;
         serde_json::from_value(answer.data.unwrap_or_default())
-            .map_err(|e| SourceError::Unsupported(format!("series: unexpected data: {e}")))
+            .map_err(|e| SourceError::Failed(format!("series: unexpected data: {e}")))
     }
 
     /// Every entry at exactly `ts`, fetched stream by stream.
@@ -225,14 +224,14 @@ impl Loki {
         stats: &mut RequestStats,
     ) -> Result<Vec<Entry>, SourceError> {
         let (selector, pipeline) = split_selector(query).ok_or_else(|| {
-            SourceError::Unsupported(format!("query {query:?} has no stream selector"))
+            SourceError::Failed(format!("query {query:?} has no stream selector"))
         })?;
         let mut all = Vec::new();
         for labels in self.series(selector, ts, ts + 1, stats).await? {
             let q = format!("{}{pipeline}", exact_selector(&labels));
             let got = self.query_range(&q, ts, ts + 1, stats).await?;
             if got.len() >= self.opts.page_limit {
-                return Err(SourceError::Unsupported(format!(
+                return Err(SourceError::Failed(format!(
                     "more than {} lines share the instant {ts} ns in one stream; they cannot be \
                      paged through the Loki API (raise max_entries_limit_per_query and page_limit)",
                     self.opts.page_limit
@@ -359,11 +358,11 @@ impl Loki {
         };
         match tokio::time::timeout(deadline, work).await {
             Ok(Ok(stats)) => Ok(stats),
-            Ok(Err((e, stats))) => Err(SourceError::Unsupported(format!(
+            Ok(Err((e, stats))) => Err(SourceError::Failed(format!(
                 "{e} ({} requests, {} retries)",
                 stats.requests, stats.retries
             ))),
-            Err(_) => Err(SourceError::Unsupported(format!(
+            Err(_) => Err(SourceError::Failed(format!(
                 "Loki did not answer the whole window within the source deadline of {}s",
                 deadline.as_secs()
             ))),
@@ -389,7 +388,7 @@ async fn send(
     }
     tx.send(Ok(lines))
         .await
-        .map_err(|_| SourceError::Unsupported("the consumer stopped".to_string()))
+        .map_err(|_| SourceError::Failed("the consumer stopped".to_string()))
 }
 
 /// Default sub-range length and concurrency; see `LokiOptions`.

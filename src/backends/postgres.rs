@@ -29,24 +29,23 @@ SELECT COALESCE(NULLIF(btrim("user"), ''), $3) AS u,
  ORDER BY 1, 2"#;
 
 fn err(what: &str, e: impl std::fmt::Display) -> SourceError {
-    SourceError::Unsupported(format!("postgres: {what}: {e}"))
+    SourceError::Failed(format!("postgres: {what}: {e}"))
 }
 
 /// The connection URL from the env var or the mounted file (never logged).
 fn url(cfg: &PostgresBackend) -> Result<String, SourceError> {
     if let Some(var) = &cfg.url_env {
-        return std::env::var(var).map_err(|_| {
-            SourceError::Unsupported(format!("environment variable {var} is not set"))
-        });
+        return std::env::var(var)
+            .map_err(|_| SourceError::Failed(format!("environment variable {var} is not set")));
     }
     if let Some(path) = &cfg.url_file {
         return std::fs::read_to_string(path)
             .map(|s| s.trim().to_string())
             .map_err(|e| {
-                SourceError::Unsupported(format!("cannot read url_file {}: {e}", path.display()))
+                SourceError::Failed(format!("cannot read url_file {}: {e}", path.display()))
             });
     }
-    Err(SourceError::Unsupported(
+    Err(SourceError::Failed(
         "postgres: no url_env or url_file".to_string(),
     ))
 }

@@ -68,21 +68,19 @@ impl Prometheus {
         let params = [("query", query.to_string()), ("time", time_s.to_string())];
         let body = self.endpoint.get("/api/v1/query", &params, stats).await?;
         let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-            SourceError::Unsupported(format!("query: answer is not Prometheus JSON: {e}"))
+            SourceError::Failed(format!("query: answer is not Prometheus JSON: {e}"))
         })?;
         if answer.status != "success" {
-            return Err(SourceError::Unsupported(format!(
+            return Err(SourceError::Failed(format!(
                 "query {query:?}: {}: {}",
                 answer.error_type.unwrap_or_default(),
                 answer.error.unwrap_or_default()
             )));
         }
         let data: Data = serde_json::from_str(answer.data.map(RawValue::get).unwrap_or("{}"))
-            .map_err(|e| {
-                SourceError::Unsupported(format!("query {query:?}: unexpected data: {e}"))
-            })?;
+            .map_err(|e| SourceError::Failed(format!("query {query:?}: unexpected data: {e}")))?;
         if data.result_type != "matrix" && data.result_type != "vector" {
-            return Err(SourceError::Unsupported(format!(
+            return Err(SourceError::Failed(format!(
                 "query {query:?}: expected a matrix or vector, got {}",
                 data.result_type
             )));
