@@ -84,8 +84,13 @@ pub struct Ledger {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("ledger aggregation failed: {0}")]
-pub struct LedgerError(#[from] PolarsError);
+pub enum LedgerError {
+    #[error("ledger aggregation failed: {0}")]
+    Polars(#[from] PolarsError),
+    /// A figure beyond i64 in its exact unit: refused rather than clamped to a wrong number.
+    #[error("{0} does not fit the ledger's 64-bit exact units; the input is corrupt or the window far too long")]
+    Overflow(&'static str),
+}
 
 /// Rows of one source's frame under construction: user + named integer columns.
 struct Frame {
@@ -128,8 +133,9 @@ impl Frame {
     }
 }
 
-fn ns_i64(v: i128) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// An exact i128 figure as the ledger's i64, or an error naming it.
+fn exact(v: i128, what: &'static str) -> Result<i64, LedgerError> {
+    i64::try_from(v).map_err(|_| LedgerError::Overflow(what))
 }
 
 /// Builds the ledger from everything collected.
@@ -166,7 +172,7 @@ pub fn build(
                 u.prompt_tokens,
                 u.completion_tokens,
                 u.total_tokens,
-                ns_i64(u.cost_units),
+                exact(u.cost_units, "an LLM cost")?,
             ],
         );
     }
@@ -184,7 +190,10 @@ pub fn build(
         if let Some(user) = &p.user {
             pods.push(
                 resolver.canonical(user),
-                &[ns_i64(p.cpu_ns), ns_i64(p.peak_memory_bytes)],
+                &[
+                    exact(p.cpu_ns, "a pod's CPU time")?,
+                    exact(p.peak_memory_bytes, "a pod's memory")?,
+                ],
             );
         }
     }
@@ -193,7 +202,10 @@ pub fn build(
     let mut store = Frame::new(&["storage_bytes"]);
     for b in &collected.buckets {
         if let Some(owner) = bucket_owner(storage, &b.bucket) {
-            store.push(resolver.canonical(&owner), &[ns_i64(b.bytes)]);
+            store.push(
+                resolver.canonical(&owner),
+                &[exact(b.bytes, "a bucket size")?],
+            );
         }
     }
     frames.push(store);
