@@ -383,3 +383,97 @@ pub fn llm_by_user_model(
     }
     out.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::IdentityConfig;
+    use crate::sources::jupyterhub::NotebookSession;
+    use crate::sources::storage::BucketSize;
+    use crate::sources::{Completeness, SourceReport, Tally};
+
+    fn report(kind: SourceKind, status: Completeness) -> SourceReport {
+        SourceReport {
+            source: kind,
+            backend: "files".into(),
+            status,
+            tally: Tally::default(),
+            error: None,
+            notes: vec![],
+        }
+    }
+
+    fn collected(incomplete: &[SourceKind]) -> Collected {
+        let mut c = Collected::default();
+        for k in SourceKind::ALL {
+            let status = if incomplete.contains(&k) {
+                Completeness::Partial
+            } else {
+                Completeness::Complete
+            };
+            c.reports.insert(k, report(k, status));
+        }
+        c
+    }
+
+    fn session(user: &str, overlap_ns: i64) -> NotebookSession {
+        NotebookSession {
+            user: user.into(),
+            server: String::new(),
+            start_ns: Some(0),
+            stop_ns: Some(1),
+            overlap_ns,
+        }
+    }
+
+    #[test]
+    fn session_seconds_are_truncated_after_the_sum() {
+        let mut c = collected(&[]);
+        c.sessions = vec![session("Ann", 600_000_000), session("ann", 600_000_000)];
+        let r = Resolver::new(&IdentityConfig::default(), &BTreeMap::new());
+        let l = build(&c, &r, &StorageConfig::default()).unwrap();
+        assert_eq!(l.rows.len(), 1, "one canonical user");
+        assert_eq!(l.rows[0].figure("notebook_sessions"), Some(2));
+        assert_eq!(
+            l.rows[0].figure("notebook_seconds"),
+            Some(1),
+            "0.6 s + 0.6 s = 1 s, not 0 + 0"
+        );
+        assert_eq!(
+            l.rows[0].figure("trino_queries"),
+            Some(0),
+            "complete source, nothing seen: 0"
+        );
+    }
+
+    #[test]
+    fn an_incomplete_source_is_unknown_for_everyone_but_its_users_remain() {
+        let mut c = collected(&[SourceKind::Jupyterhub]);
+        c.sessions = vec![session("bob", 5_000_000_000)];
+        c.opa_users.insert("alice".into());
+        let r = Resolver::new(&IdentityConfig::default(), &BTreeMap::new());
+        let l = build(&c, &r, &StorageConfig::default()).unwrap();
+        let users: Vec<&str> = l.rows.iter().map(|r| r.user.as_str()).collect();
+        assert_eq!(users, ["alice", "bob"]);
+        for row in &l.rows {
+            assert_eq!(row.figure("notebook_seconds"), None, "{}", row.user);
+            assert_eq!(row.figure("opa_denials"), Some(0), "{}", row.user);
+        }
+    }
+
+    #[test]
+    fn a_figure_beyond_64_bits_is_refused_not_clamped() {
+        let mut c = collected(&[]);
+        c.buckets = vec![BucketSize {
+            bucket: "home-ann".into(),
+            bytes: i128::from(i64::MAX) + 1,
+        }];
+        let storage = StorageConfig {
+            owner_patterns: vec![("home-".into(), String::new())],
+            ..Default::default()
+        };
+        let r = Resolver::new(&IdentityConfig::default(), &BTreeMap::new());
+        let err = build(&c, &r, &storage).unwrap_err();
+        assert!(err.to_string().contains("bucket size"), "{err}");
+    }
+}
