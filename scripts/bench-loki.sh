@@ -21,6 +21,7 @@ $head
 [backends.loki]
 url = "http://127.0.0.1:$PORT"
 retries = 8
+retention = "36500d"   # the generated day is pinned in 2026-11
 
 [sources.trino]
 backend = "loki"

@@ -181,6 +181,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
         window: window.clone(),
         out_dir,
         now,
+        clock: Utc::now(),
     })?;
     let c = &outcome.collected;
     println!("window   {window}");

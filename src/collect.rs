@@ -2,6 +2,7 @@
 //! completeness report. A source that fails is reported, never fatal: the run goes on and the
 //! figures it would have given are marked unknown.
 
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::runtime::Handle;
 use tracing::{info, warn};
@@ -85,7 +86,10 @@ impl Records {
 
 /// Reads every source of `config` for `window`, concurrently: one thread per source parses,
 /// while the HTTP backends fetch on a shared async runtime.
-pub fn collect(config: &Config, window: &Window) -> Collected {
+///
+/// `clock` is the real time, used only for the servers' retention horizons: a pinned `--at` must
+/// not make data a server has already deleted look present.
+pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collected {
     let mut out = Collected::default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -114,7 +118,7 @@ pub fn collect(config: &Config, window: &Window) -> Collected {
                 (
                     kind,
                     backend,
-                    scope.spawn(move || read_source(config, sc, window, rt)),
+                    scope.spawn(move || read_source(config, sc, window, rt, clock)),
                 )
             })
             .collect();
@@ -227,11 +231,32 @@ fn unavailable(kind: SourceKind, backend: &str, error: String) -> SourceReport {
     }
 }
 
+/// The oldest instant a server still holds, and whether the window reaches before it.
+fn retention_check(
+    what: &str,
+    retention: std::time::Duration,
+    window: &Window,
+    clock: DateTime<Utc>,
+) -> Result<i64, String> {
+    let horizon = clock - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    if window.start < horizon {
+        return Err(format!(
+            "the window starts before {what}'s retention horizon ({}, {} days before now): data \
+             older than that is gone, so the figures cannot be complete; use the file backend \
+             with archived exports",
+            crate::window::rfc3339(horizon),
+            retention.as_secs() / 86_400
+        ));
+    }
+    Ok(horizon.timestamp_nanos_opt().unwrap_or(i64::MIN))
+}
+
 fn drive_lines(
     config: &Config,
     sc: &SourceConfig,
     window: &Window,
     rt: &Handle,
+    clock: DateTime<Utc>,
     parser: &mut dyn LineParser,
 ) -> Result<Option<String>, String> {
     match &sc.backend {
@@ -240,6 +265,7 @@ fn drive_lines(
             .map_err(|e| e.to_string()),
         Backend::Loki { selector } => {
             let cfg = config.backends.loki.as_ref().ok_or("no [backends.loki]")?;
+            let horizon = retention_check("Loki", cfg.retention, window, clock)?;
             let loki = Loki::new(cfg, &cfg.loki).map_err(|e| e.to_string())?;
             let lookback = if sc.kind == SourceKind::Jupyterhub {
                 i64::try_from(config.window.lookback.as_nanos()).unwrap_or(0)
@@ -247,10 +273,9 @@ fn drive_lines(
                 0
             };
             let margin = i64::try_from(config.window.late_margin.as_nanos()).unwrap_or(0);
-            let (from, to) = (
-                window.start_ns() - lookback,
-                window.end_ns().saturating_add(margin),
-            );
+            // The lookback for sessions that began earlier never reaches past the retention.
+            let from = (window.start_ns() - lookback).max(horizon);
+            let to = window.end_ns().saturating_add(margin);
             let stats = rt
                 .block_on(loki.stream(selector, from, to, |line| parser.feed(line)))
                 .map_err(|e| e.to_string())?;
@@ -273,6 +298,7 @@ fn drive_samples(
     sc: &SourceConfig,
     window: &Window,
     rt: &Handle,
+    clock: DateTime<Utc>,
     parser: &mut dyn SampleParser,
     instant: &[&str],
 ) -> Result<Option<String>, String> {
@@ -286,6 +312,7 @@ fn drive_samples(
                 .prometheus
                 .as_ref()
                 .ok_or("no [backends.prometheus]")?;
+            retention_check("Prometheus", cfg.retention, window, clock)?;
             let prom = Prometheus::new(cfg).map_err(|e| e.to_string())?;
             let range = (window.end - window.start).num_seconds();
             let stats = rt
@@ -308,27 +335,33 @@ fn drive_samples(
 /// note on what was fetched), and its tally.
 type Driven = (Records, Result<Option<String>, String>, Tally);
 
-fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle) -> Driven {
+fn read_source(
+    config: &Config,
+    sc: &SourceConfig,
+    window: &Window,
+    rt: &Handle,
+    clock: DateTime<Utc>,
+) -> Driven {
     let w = window.clone();
     match sc.kind {
         SourceKind::Trino => {
             let mut p = TrinoParser::new(w);
-            let r = drive_lines(config, sc, window, rt, &mut p);
+            let r = drive_lines(config, sc, window, rt, clock, &mut p);
             (Records::Trino(p.queries), r, p.tally)
         }
         SourceKind::Opa => {
             let mut p = OpaParser::new(w, &sc.allow_path);
-            let r = drive_lines(config, sc, window, rt, &mut p);
+            let r = drive_lines(config, sc, window, rt, clock, &mut p);
             (Records::Opa(p.denials, p.users_seen), r, p.tally)
         }
         SourceKind::Keycloak => {
             let mut p = KeycloakParser::new(w);
-            let r = drive_lines(config, sc, window, rt, &mut p);
+            let r = drive_lines(config, sc, window, rt, clock, &mut p);
             (Records::Keycloak(p.events, p.user_names), r, p.tally)
         }
         SourceKind::Jupyterhub => {
             let mut p = JupyterhubParser::new(w, config.window.lookback);
-            let r = drive_lines(config, sc, window, rt, &mut p);
+            let r = drive_lines(config, sc, window, rt, clock, &mut p);
             let sessions = p.sessions();
             (Records::Jupyterhub(sessions), r, p.tally)
         }
@@ -364,25 +397,33 @@ fn read_source(config: &Config, sc: &SourceConfig, window: &Window, rt: &Handle)
         },
         SourceKind::Storage => {
             let mut p = StorageParser::new(&w);
-            let r = drive_samples(config, sc, window, rt, &mut p, &[storage::V2, storage::V3]);
+            let r = drive_samples(
+                config,
+                sc,
+                window,
+                rt,
+                clock,
+                &mut p,
+                &[storage::V2, storage::V3],
+            );
             let buckets = p.buckets();
             (Records::Storage(buckets), r, std::mem::take(p.tally()))
         }
         SourceKind::Databases => {
             let mut p = DatabasesParser::new(&w);
-            let r = drive_samples(config, sc, window, rt, &mut p, &[databases::METRIC]);
+            let r = drive_samples(config, sc, window, rt, clock, &mut p, &[databases::METRIC]);
             let sizes = p.sizes();
             (Records::Databases(sizes), r, std::mem::take(p.tally()))
         }
         SourceKind::Pods => {
             let mut p = PodsParser::new(&w);
-            let r = drive_samples(config, sc, window, rt, &mut p, &[]);
+            let r = drive_samples(config, sc, window, rt, clock, &mut p, &[]);
             let pods = p.pods();
             (Records::Pods(pods), r, std::mem::take(p.tally()))
         }
         SourceKind::Platform => {
             let mut p = PlatformParser::new(&w);
-            let r = drive_samples(config, sc, window, rt, &mut p, &[]);
+            let r = drive_samples(config, sc, window, rt, clock, &mut p, &[]);
             let series = p.series();
             (Records::Platform(series), r, std::mem::take(p.tally()))
         }

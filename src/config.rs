@@ -111,6 +111,9 @@ struct RawHttpBackend {
     retries: Option<u32>,
     /// Loki only: how long one source may take before it is reported partial.
     deadline: Option<String>,
+    /// How far back the server keeps data (Loki 7d, Prometheus 15d by default): a window
+    /// reaching further back is reported partial instead of read as empty.
+    retention: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +235,7 @@ pub struct HttpBackend {
     pub bearer_token_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+    pub retention: Duration,
     pub loki: LokiOptions,
 }
 
@@ -553,7 +557,13 @@ fn validate_http(
             "must be longer than 0s",
         ));
     }
+    let default_retention = if is_loki { 7 * 86_400 } else { 15 * 86_400 };
     Ok(HttpBackend {
+        retention: parse_duration_field(
+            &format!("{field}.retention"),
+            raw.retention,
+            default_retention,
+        )?,
         loki,
         url: url.trim_end_matches('/').to_string(),
         tenant: raw.tenant,

@@ -21,6 +21,8 @@ pub struct RunRequest {
     pub out_dir: PathBuf,
     /// The instant the run stands for (`--at`, or the clock): stamps the manifest.
     pub now: DateTime<Utc>,
+    /// The real time, for the servers' retention horizons.
+    pub clock: DateTime<Utc>,
 }
 
 pub struct RunOutcome {
@@ -60,9 +62,10 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         window,
         out_dir,
         now,
+        clock,
     } = req;
     info!(window = %window, out = %out_dir.display(), "run started");
-    let collected = collect(&config, &window);
+    let collected = collect(&config, &window, clock);
     let resolver = Resolver::new(&config.identity, &collected.keycloak_names);
     let ledger = ledger::build(&collected, &resolver, &config.storage)?;
     let artifacts = render_all(&config, &collected, &resolver, &ledger);

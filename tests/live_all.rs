@@ -13,8 +13,8 @@ use support::prometheus::start_prometheus;
 fn config(loki: &str, prom: &str) -> String {
     let mut c = job::demo_head();
     c.push_str(&format!(
-        "[backends.loki]\nurl = \"{loki}\"\npage_limit = 10\nretries = 2\n\n\
-         [backends.prometheus]\nurl = \"{prom}\"\n\n\
+        "[backends.loki]\nurl = \"{loki}\"\npage_limit = 10\nretries = 2\nretention = \"36500d\"\n\n\
+         [backends.prometheus]\nurl = \"{prom}\"\nretention = \"36500d\"\n\n\
          [backends.postgres]\nurl_env = \"AKKO_TEST_PG_URL\"\n\n"
     ));
     for (kind, file) in [

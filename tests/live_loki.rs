@@ -27,8 +27,14 @@ fn demo_loki() -> LokiEmulator {
 /// The demo config with the four log sources read from Loki (`backend_extra` tunes paging).
 fn live_config(url: &str, backend_extra: &str) -> String {
     let mut c = job::demo_head();
+    // The demo day is pinned in 2026-11: keep it inside Loki's retention unless a test says.
+    let retention = if backend_extra.contains("retention") {
+        ""
+    } else {
+        "retention = \"36500d\"\n"
+    };
     c.push_str(&format!(
-        "[backends.loki]\nurl = \"{url}\"\n{backend_extra}\n\n"
+        "[backends.loki]\nurl = \"{url}\"\n{retention}{backend_extra}\n\n"
     ));
     for (kind, file) in LOG_SOURCES {
         c.push_str(&format!(
@@ -187,6 +193,28 @@ fn a_loki_slower_than_the_deadline_is_reported_not_waited_for() {
         .all(String::is_empty));
 }
 
+#[test]
+fn a_window_older_than_lokis_retention_is_partial_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let loki = demo_loki();
+    // The demo day (2026-11-30) is more than a day before any real "now" this test runs at.
+    let cfg = job::write_config(dir.path(), &live_config(&loki.url, "retention = \"1d\""));
+    let out = dir.path().join("out");
+    let o = job::run(&cfg, &out, &[]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(
+        loki.requests(),
+        0,
+        "nothing is asked of a server that no longer holds the window"
+    );
+    let r = job::source_report(&out, "trino");
+    assert_eq!(r["status"], "unavailable");
+    assert!(r["error"].as_str().unwrap().contains("retention"), "{r}");
+    assert!(job::column(&out, "trino_queries")
+        .iter()
+        .all(String::is_empty));
+}
+
 fn backend(url: &str) -> HttpBackend {
     HttpBackend {
         url: url.to_string(),
@@ -197,6 +225,7 @@ fn backend(url: &str) -> HttpBackend {
         bearer_token_file: None,
         ca_file: None,
         timeout: Duration::from_secs(10),
+        retention: Duration::from_secs(36500 * 86_400),
         loki: LokiOptions::default(),
     }
 }

@@ -12,7 +12,7 @@ use support::prometheus::{free_port, start_prometheus};
 fn live_config(url: &str) -> String {
     let mut c = job::demo_head();
     c.push_str(&format!(
-        "[backends.prometheus]\nurl = \"{url}\"\ntimeout = \"10s\"\n\n"
+        "[backends.prometheus]\nurl = \"{url}\"\ntimeout = \"10s\"\nretention = \"36500d\"\n\n"
     ));
     for kind in ["storage", "databases", "pods", "platform"] {
         c.push_str(&format!("[sources.{kind}]\nbackend = \"prometheus\"\n\n"));
