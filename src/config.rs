@@ -34,6 +34,19 @@ struct RawConfig {
     backends: RawBackends,
     #[serde(default)]
     sources: BTreeMap<String, RawSource>,
+    email: Option<RawEmail>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    /// Sender, e.g. `"AKKO audit <akko-audit@example.org>"`.
+    from: String,
+    /// Fixed recipient list (reports hold personal data: never derived from the data).
+    to: Vec<String>,
+    #[serde(default)]
+    cc: Vec<String>,
+    subject_prefix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +156,16 @@ struct RawSource {
 
 // ---------------------------------------------------------------------------------------------
 // Validated.
+
+/// Who the report is mailed to. In this version the message is written as `mail.eml` into the
+/// run folder; sending it over SMTP comes with the delivery work.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub from: lettre::message::Mailbox,
+    pub to: Vec<lettre::message::Mailbox>,
+    pub cc: Vec<lettre::message::Mailbox>,
+    pub subject_prefix: String,
+}
 
 /// Where a source's data comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +287,7 @@ pub struct Config {
     pub backends: Backends,
     /// Configured sources in the fixed order of [`SourceKind::ALL`].
     pub sources: Vec<SourceConfig>,
+    pub email: Option<EmailConfig>,
 }
 
 impl Config {
@@ -362,7 +386,9 @@ fn validate(
             sources.push(validate_source(kind, rs, base, &backends)?);
         }
     }
+    let email = raw.email.map(validate_email).transpose()?;
     Ok(Config {
+        email,
         path: path.to_path_buf(),
         window,
         output_dir: raw.output.dir.map(|d| base.join(d)),
@@ -370,6 +396,37 @@ fn validate(
         storage,
         backends,
         sources,
+    })
+}
+
+fn validate_email(raw: RawEmail) -> Result<EmailConfig, InputError> {
+    let mailbox = |field: String, v: &str| {
+        v.parse::<lettre::message::Mailbox>().map_err(|e| {
+            InputError::invalid(
+                field,
+                format!("{v:?} is not an e-mail address ({e}); e.g. \"Name <a@b.org>\""),
+            )
+        })
+    };
+    if raw.to.is_empty() {
+        return Err(InputError::invalid(
+            "email.to",
+            "at least one recipient is needed",
+        ));
+    }
+    let list = |name: &str, v: &[String]| -> Result<Vec<_>, InputError> {
+        v.iter()
+            .enumerate()
+            .map(|(i, a)| mailbox(format!("email.{name}[{i}]"), a))
+            .collect()
+    };
+    Ok(EmailConfig {
+        from: mailbox("email.from".into(), &raw.from)?,
+        to: list("to", &raw.to)?,
+        cc: list("cc", &raw.cc)?,
+        subject_prefix: raw
+            .subject_prefix
+            .unwrap_or_else(|| "[AKKO audit]".to_string()),
     })
 }
 
@@ -852,6 +909,18 @@ mod tests {
             c.backends.loki.unwrap().loki.split,
             Duration::from_secs(1800)
         );
+    }
+
+    #[test]
+    fn email_addresses_are_checked() {
+        let err =
+            load("[email]\nfrom = \"audit@x.org\"\nto = [\"admin@x.org\", \"not an address\"]\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("email.to[1]"), "{err}");
+        let c =
+            load("[email]\nfrom = \"AKKO audit <audit@x.org>\"\nto = [\"admin@x.org\"]\n").unwrap();
+        assert_eq!(c.email.unwrap().subject_prefix, "[AKKO audit]");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::deliver::local;
 use crate::error::ExitStatus;
 use crate::identity::Resolver;
 use crate::ledger::{self, Ledger};
-use crate::render::{csv, manifest, Artifact};
+use crate::render::{csv, mail, manifest, Artifact};
 use crate::sources::{Completeness, SourceKind};
 use crate::window::Window;
 
@@ -74,7 +74,35 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         .filter_map(|k| collected.reports.get(k))
         .collect();
     let manifest = manifest::render(&window, now, &reports, &ledger.unresolved, &artifacts);
-    let status = match local::deliver(&out_dir, &artifacts, &manifest) {
+    // The mail quotes the manifest's hash, so it is rendered after it and is not listed in it.
+    let mail = config
+        .email
+        .as_ref()
+        .map(|cfg| {
+            let attachments = artifacts
+                .iter()
+                .filter(|a| a.name == "usage_by_user.csv" || a.name == "chargeback_by_team.csv")
+                .collect();
+            mail::render(
+                cfg,
+                &mail::MailInput {
+                    window: &window,
+                    now,
+                    ledger: &ledger,
+                    reports: &reports,
+                    manifest_sha256: &manifest::sha256_hex(&manifest.bytes),
+                    out_dir: &out_dir.display().to_string(),
+                    attachments,
+                },
+            )
+        })
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("rendering the report mail: {e}"))?;
+    let delivered = local::deliver(&out_dir, &artifacts, &manifest).and_then(|()| {
+        mail.as_ref()
+            .map_or(Ok(()), |m| local::write_eml(&out_dir, m))
+    });
+    let status = match delivered {
         Err(e) => {
             tracing::error!(error = %e, "delivery failed");
             ExitStatus::DeliveryFailed

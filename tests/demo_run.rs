@@ -124,10 +124,14 @@ fn manifest_is_last_and_hashes_every_file() {
 fn rerun_of_the_same_window_is_byte_identical() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     assert_eq!(run_demo(a.path()).status.code(), Some(0));
+    let first_mail = std::fs::read(a.path().join("mail.eml")).unwrap();
     assert_eq!(run_demo(b.path()).status.code(), Some(0));
     let mut compared = 0;
     for entry in std::fs::read_dir(a.path()).unwrap() {
         let name = entry.unwrap().file_name();
+        if name == "mail.eml" {
+            continue; // names the folder it was delivered to: compared below, same place
+        }
         let (x, y) = (
             std::fs::read(a.path().join(&name)).unwrap(),
             std::fs::read(b.path().join(&name)).unwrap(),
@@ -135,5 +139,58 @@ fn rerun_of_the_same_window_is_byte_identical() {
         assert_eq!(x, y, "{name:?} differs between two runs of the same window");
         compared += 1;
     }
-    assert!(compared >= 11);
+    assert!(compared >= 12);
+    // A retried run delivering to the same place produces the same mail, byte for byte.
+    assert_eq!(run_demo(a.path()).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(a.path().join("mail.eml")).unwrap(),
+        first_mail
+    );
+}
+
+#[test]
+fn the_demo_writes_the_report_mail_as_eml() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_demo(dir.path()).status.code(), Some(0));
+    let eml = std::fs::read_to_string(dir.path().join("mail.eml")).unwrap();
+    assert!(
+        eml.contains("Subject: [AKKO audit] daily 2026-11-30"),
+        "{eml}"
+    );
+    assert!(eml.contains("COMPLETE"));
+    assert!(eml.contains("To: \"Platform admin\" <platform-admin@akko.example>"));
+    assert!(
+        eml.contains("Date: Tue, 01 Dec 2026 02:00:00 +0000"),
+        "the run's instant, not the clock"
+    );
+    assert!(
+        eml.contains("filename=\"usage_by_user.csv\"")
+            && eml.contains("filename=\"chargeback_by_team.csv\"")
+    );
+    // The KPIs in the body are the ledger's totals.
+    let csv = std::fs::read_to_string(dir.path().join("usage_by_user.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let sum = |col: &str| -> i64 {
+        let i = header.iter().position(|h| *h == col).unwrap();
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(i).unwrap().parse::<i64>().unwrap())
+            .sum()
+    };
+    assert!(
+        eml.contains(&format!(
+            "Trino       {} queries, {} denied",
+            sum("trino_queries"),
+            sum("trino_denied_queries")
+        )),
+        "{eml}"
+    );
+    assert!(eml.contains(&format!("OPA         {} denials", sum("opa_denials"))));
+    // The mail quotes the manifest it came with.
+    let manifest = std::fs::read(dir.path().join("manifest.json")).unwrap();
+    let sha = hex::encode(Sha256::digest(&manifest));
+    assert!(
+        eml.replace("=\r\n", "").contains(&sha),
+        "the manifest hash is in the body"
+    );
 }

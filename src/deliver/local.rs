@@ -49,3 +49,8 @@ pub fn deliver(
     }
     write_file(&manifest_path, &manifest.bytes)
 }
+
+/// Writes the report mail as an `.eml` file (local mode: the demo and an auditor's laptop).
+pub fn write_eml(dir: &Path, mail: &Artifact) -> Result<(), DeliveryError> {
+    write_file(&dir.join(&mail.name), &mail.bytes)
+}

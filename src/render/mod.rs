@@ -2,6 +2,7 @@
 //! query a source and never write anywhere: delivery does that.
 
 pub mod csv;
+pub mod mail;
 pub mod manifest;
 
 /// One output file of a run.
