@@ -137,6 +137,11 @@ impl LineParser for KeycloakParser {
         if trimmed.starts_with('{') {
             let rec: JsonRecord = match serde_json::from_str(trimmed) {
                 Ok(r) => r,
+                // Another source's JSON sharing the stream: not ours unless it is an event line.
+                Err(_) if !trimmed.contains(LOGGER) => {
+                    self.tally.lines_skipped += 1;
+                    return;
+                }
                 Err(e) => {
                     return self
                         .tally
@@ -306,7 +311,8 @@ mod tests {
         p.feed("2026-11-30 08:01:13,000 WARN  [org.keycloak.events] (executor-thread-1) operationType=\"CREATE\", realmId=\"9a\", clientId=\"admin-cli\", userId=\"3c2b\", ipAddress=\"10.0.0.2\", resourceType=\"USER\", resourcePath=\"users/77\"");
         p.feed(r#"{"timestamp":"2026-11-30T10:01:12Z","loggerName":"org.keycloak.services","message":"KC-SERVICES0009: Added user 'admin'"}"#);
         p.feed("2026-11-29 23:59:59,999 WARN  [org.keycloak.events] (t) type=LOGIN_ERROR, userId=null, error=user_not_found, username=admin");
-        p.feed(r#"{"timestamp":"2026-11-30T1"#);
+        p.feed(r#"{"timestamp":"2026-11-30T10:00:00Z","loggerName":"org.keycloak.events","message":"type=\"LOG"#);
+        p.feed(r#"{"timestamp":"2026-11-30T1"#); // truncated, not naming the logger: not ours
         assert_eq!(p.events.len(), 3);
         assert_eq!(p.events[1].username, None);
         assert_eq!(
@@ -316,7 +322,7 @@ mod tests {
         assert_eq!(p.events[2].kind, EventKind::Admin);
         assert_eq!(p.events[2].resource_path, "users/77");
         assert_eq!(p.user_names.get("3c2b").map(String::as_str), Some("alice"));
-        assert_eq!((p.tally.lines_skipped, p.tally.lines_rejected), (1, 1));
+        assert_eq!((p.tally.lines_skipped, p.tally.lines_rejected), (2, 1));
     }
 
     #[test]

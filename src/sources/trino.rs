@@ -229,6 +229,10 @@ impl LineParser for TrinoParser {
                 },
                 // A bare event from the http listener.
                 Ok(ev) => self.event(line, ev),
+                // Another source's JSON sharing the stream is not ours: an event has metadata.
+                Err(_) if !trimmed.contains("\"metadata\"") && !trimmed.contains(COMPLETED) => {
+                    self.tally.lines_skipped += 1
+                }
                 Err(e) => self
                     .tally
                     .reject(line, &format!("event JSON does not parse ({e})")),
