@@ -35,6 +35,16 @@ struct RawConfig {
     #[serde(default)]
     sources: BTreeMap<String, RawSource>,
     email: Option<RawEmail>,
+    #[serde(default)]
+    privacy: RawPrivacy,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrivacy {
+    /// Replace string and number literals in the Trino query log with `?`.
+    #[serde(default)]
+    redact_sql_literals: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,6 +298,13 @@ pub struct Config {
     /// Configured sources in the fixed order of [`SourceKind::ALL`].
     pub sources: Vec<SourceConfig>,
     pub email: Option<EmailConfig>,
+    pub privacy: PrivacyConfig,
+}
+
+/// GDPR minimisation options; all off by default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrivacyConfig {
+    pub redact_sql_literals: bool,
 }
 
 impl Config {
@@ -388,6 +405,9 @@ fn validate(
     }
     let email = raw.email.map(validate_email).transpose()?;
     Ok(Config {
+        privacy: PrivacyConfig {
+            redact_sql_literals: raw.privacy.redact_sql_literals,
+        },
         email,
         path: path.to_path_buf(),
         window,

@@ -43,7 +43,7 @@ pub fn render_all(
     vec![
         csv::usage_by_user(ledger),
         csv::chargeback_by_team(&ledger.by_team()),
-        csv::trino_queries(collected, resolver),
+        csv::trino_queries(collected, resolver, config.privacy.redact_sql_literals),
         csv::opa_denials(collected, resolver),
         auth,
         admin,

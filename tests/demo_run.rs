@@ -194,3 +194,49 @@ fn the_demo_writes_the_report_mail_as_eml() {
         "the manifest hash is in the body"
     );
 }
+
+#[test]
+fn sql_literals_can_be_redacted_without_touching_a_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("fixtures/demo/akko-audit.toml")).unwrap();
+    let text = text.replace(
+        "files = [\"",
+        &format!("files = [\"{}/", repo().join("fixtures/demo").display()),
+    );
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[privacy]\nredact_sql_literals = true\n"),
+    )
+    .unwrap();
+    let (plain, redacted) = (dir.path().join("plain"), dir.path().join("redacted"));
+    assert_eq!(run_demo(&plain).status.code(), Some(0));
+    let o = Command::new(env!("CARGO_BIN_EXE_akko-audit"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&redacted)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let read = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    assert_eq!(
+        read(&plain, "usage_by_user.csv"),
+        read(&redacted, "usage_by_user.csv")
+    );
+    let (before, after) = (
+        read(&plain, "trino_queries.csv"),
+        read(&redacted, "trino_queries.csv"),
+    );
+    assert_eq!(before.lines().count(), after.lines().count());
+    assert!(
+        before.contains('\'') && !after.lines().skip(1).any(|l| l.contains("= '")),
+        "string literals remain:\n{after}"
+    );
+    assert!(after.contains("= ?"), "{after}");
+}

@@ -108,7 +108,8 @@ pub fn chargeback_by_team(teams: &[TeamRow]) -> Artifact {
     t.finish()
 }
 
-pub fn trino_queries(c: &Collected, r: &Resolver) -> Artifact {
+/// `redact`: SQL literals replaced by `?` (privacy.redact_sql_literals).
+pub fn trino_queries(c: &Collected, r: &Resolver, redact: bool) -> Artifact {
     let mut t = Table::new(
         "trino_queries.csv",
         &[
@@ -141,7 +142,11 @@ pub fn trino_queries(c: &Collected, r: &Resolver) -> Artifact {
             q.bytes_scanned.to_string(),
             format_fixed(q.cpu_ns.into(), 9, 3),
             q.client.clone().unwrap_or_default(),
-            q.query.clone(),
+            if redact {
+                super::redact::redact_sql_literals(&q.query)
+            } else {
+                q.query.clone()
+            },
         ]);
     }
     t.finish()
