@@ -248,6 +248,13 @@ pub fn local_midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
 }
 
+/// The demo day `[2026-11-30, 2026-12-01)` UTC, shared by the parsers' unit tests.
+#[cfg(test)]
+pub(crate) fn test_day() -> Window {
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

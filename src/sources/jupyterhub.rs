@@ -169,14 +169,12 @@ impl LineParser for JupyterhubParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
     use std::time::Duration;
 
     const S: i64 = 1_000_000_000;
 
     fn parser() -> JupyterhubParser {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let w = Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap();
+        let w = crate::window::test_day();
         JupyterhubParser::new(w, Duration::from_secs(7 * 86_400))
     }
 

@@ -277,13 +277,9 @@ fn next_pair_start(msg: &str, from: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
 
     fn parser() -> KeycloakParser {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        KeycloakParser::new(
-            Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap(),
-        )
+        KeycloakParser::new(crate::window::test_day())
     }
 
     #[test]

@@ -187,11 +187,9 @@ impl LineParser for OpaParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
 
     fn parser() -> OpaParser {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let w = Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap();
+        let w = crate::window::test_day();
         OpaParser::new(w, "trino/allow")
     }
 

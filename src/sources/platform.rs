@@ -124,12 +124,10 @@ impl SampleParser for PlatformParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
 
     #[test]
     fn gauges_at_end_max_and_counter_increase() {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let w = Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap();
+        let w = crate::window::test_day();
         let (s0, e0) = (w.start.timestamp_millis(), w.end.timestamp_millis());
         let mut p = PlatformParser::new(&w);
         let none: Vec<(String, String)> = vec![];

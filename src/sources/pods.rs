@@ -117,12 +117,10 @@ impl SampleParser for PodsParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
 
     #[test]
     fn counter_increase_with_reset_and_container_filter() {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let w = Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap();
+        let w = crate::window::test_day();
         let (s0, e0) = (w.start.timestamp_millis(), w.end.timestamp_millis());
         let mut p = PodsParser::new(&w);
         let lab = |c: &str| {

@@ -97,12 +97,10 @@ pub(crate) fn series_key(s: &MetricSample) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
 
     #[test]
     fn value_at_end_max_over_servers_and_names() {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let w = Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap();
+        let w = crate::window::test_day();
         let end = w.end.timestamp_millis();
         let mut p = StorageParser::new(&w);
         let l = |b: &str, srv: &str| {

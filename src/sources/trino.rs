@@ -250,11 +250,9 @@ impl LineParser for TrinoParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
 
     fn window() -> Window {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-01T00:00:00Z")).unwrap()
+        crate::window::test_day()
     }
 
     const ISO: &str = r#"{"metadata":{"queryId":"q1","query":"SELECT 1","queryState":"FINISHED"},"statistics":{"cpuTime":3.412000000,"wallTime":2.0,"physicalInputBytes":700,"physicalInputRows":12},"context":{"user":"Alice","source":"trino-cli"},"ioMetadata":{"inputs":[]},"warnings":[],"createTime":"2026-11-30T10:15:00.012Z","endTime":"2026-11-30T10:15:02.101Z"}"#;
