@@ -1,6 +1,8 @@
 //! Bad input exits 2 with a message naming the problem, before any source is read (no output
 //! folder appears). A source that cannot be read makes the run exit 3 with its columns empty.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,13 +18,9 @@ fn akko(args: &[&str]) -> Output {
         .expect("run the binary")
 }
 
-/// The demo config with `edit` applied, written next to the demo fixtures so paths resolve.
+/// The demo config (absolute paths) with `edit` applied.
 fn demo_config_with(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("fixtures/demo/akko-audit.toml")).unwrap();
-    let text = text.replace(
-        "files = [\"",
-        &format!("files = [\"{}/", repo().join("fixtures/demo").display()),
-    );
+    let text = support::job::demo_config_absolute();
     let path = dir.join("config.toml");
     std::fs::write(&path, edit(text)).unwrap();
     path

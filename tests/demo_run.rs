@@ -2,6 +2,8 @@
 //! derived by hand in fixtures/README.md, every file must match its manifest hash, and a rerun
 //! must give byte-identical CSVs.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -198,11 +200,7 @@ fn the_demo_writes_the_report_mail_as_eml() {
 #[test]
 fn sql_literals_can_be_redacted_without_touching_a_figure() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repo().join("fixtures/demo/akko-audit.toml")).unwrap();
-    let text = text.replace(
-        "files = [\"",
-        &format!("files = [\"{}/", repo().join("fixtures/demo").display()),
-    );
+    let text = support::job::demo_config_absolute();
     let cfg = dir.path().join("c.toml");
     std::fs::write(
         &cfg,

@@ -1,6 +1,8 @@
 //! One export holding every source's lines (an admin's single logcli query over several
 //! namespaces): each parser keeps only its own records and neither rejects nor counts the others.
 
+mod support;
+
 use std::path::PathBuf;
 
 use akko_audit::backends::files::read_logs;
@@ -86,11 +88,7 @@ fn one_combined_export_for_all_log_sources_gives_the_same_ledger() {
         .map(|f| std::fs::read_to_string(demo(f)).unwrap())
         .collect();
     std::fs::write(&combined, text).unwrap();
-    let config = std::fs::read_to_string(demo("akko-audit.toml")).unwrap();
-    let mut config = config.replace(
-        "files = [\"",
-        &format!("files = [\"{}/", demo("").display()),
-    );
+    let mut config = support::job::demo_config_absolute();
     for f in FILES {
         config = config.replace(
             &demo(f).display().to_string(),

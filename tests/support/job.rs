@@ -12,6 +12,16 @@ pub fn demo(file: &str) -> PathBuf {
     repo().join("fixtures/demo").join(file)
 }
 
+/// The demo config with every file path made absolute, so it can be written anywhere.
+pub fn demo_config_absolute() -> String {
+    std::fs::read_to_string(demo("akko-audit.toml"))
+        .unwrap()
+        .replace(
+            "files = [\"",
+            &format!("files = [\"{}/", repo().join("fixtures/demo").display()),
+        )
+}
+
 /// The demo config's window, identity and storage sections (everything before the sources).
 pub fn demo_head() -> String {
     let text = std::fs::read_to_string(demo("akko-audit.toml")).unwrap();
