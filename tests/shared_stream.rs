@@ -116,6 +116,13 @@ fn one_combined_export_for_all_log_sources_gives_the_same_ledger() {
         std::fs::read_to_string(out.join("usage_by_user.csv")).unwrap(),
         expected
     );
+    // Every log source read the combined file (all four sources' lines), not its own export.
+    let all_lines = std::fs::read_to_string(&combined).unwrap().lines().count() as u64;
+    for s in m_sources(&out) {
+        if ["trino", "opa", "keycloak", "jupyterhub"].contains(&s["source"].as_str().unwrap()) {
+            assert_eq!(s["lines_read"], all_lines, "{s}");
+        }
+    }
     // Each source rejected only its own malformed line.
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
@@ -124,4 +131,10 @@ fn one_combined_export_for_all_log_sources_gives_the_same_ledger() {
     }) {
         assert_eq!(s["lines_rejected"], 1, "{s}");
     }
+}
+
+fn m_sources(out: &std::path::Path) -> Vec<serde_json::Value> {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    m["sources"].as_array().unwrap().clone()
 }
