@@ -41,15 +41,12 @@ fn live_config(url: &str, backend_extra: &str) -> String {
             "[sources.{kind}]\nbackend = \"loki\"\nselector = '{{filename=\"{file}\"}}'\n\n"
         ));
     }
-    for (kind, file) in [
-        ("litellm", "litellm_spendlogs.csv"),
-        ("storage", "metrics.om"),
-        ("databases", "metrics.om"),
-        ("pods", "metrics.om"),
-        ("platform", "metrics.om"),
-    ] {
-        c.push_str(&job::file_source(kind, file));
-    }
+    c.push_str(&job::file_sources_except(&[
+        "trino",
+        "opa",
+        "keycloak",
+        "jupyterhub",
+    ]));
     c
 }
 

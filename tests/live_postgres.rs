@@ -16,18 +16,7 @@ fn live_config(url_env: &str) -> String {
         "[backends.postgres]\nurl_env = \"{url_env}\"\nstatement_timeout = \"30s\"\n\n"
     ));
     c.push_str("[sources.litellm]\nbackend = \"postgres\"\n\n");
-    for (kind, file) in [
-        ("trino", "trino.jsonl"),
-        ("opa", "opa.jsonl"),
-        ("keycloak", "keycloak.jsonl"),
-        ("jupyterhub", "jupyterhub.jsonl"),
-        ("storage", "metrics.om"),
-        ("databases", "metrics.om"),
-        ("pods", "metrics.om"),
-        ("platform", "metrics.om"),
-    ] {
-        c.push_str(&job::file_source(kind, file));
-    }
+    c.push_str(&job::file_sources_except(&["litellm"]));
     c
 }
 

@@ -17,15 +17,12 @@ fn live_config(url: &str) -> String {
     for kind in ["storage", "databases", "pods", "platform"] {
         c.push_str(&format!("[sources.{kind}]\nbackend = \"prometheus\"\n\n"));
     }
-    for (kind, file) in [
-        ("trino", "trino.jsonl"),
-        ("opa", "opa.jsonl"),
-        ("keycloak", "keycloak.jsonl"),
-        ("jupyterhub", "jupyterhub.jsonl"),
-        ("litellm", "litellm_spendlogs.csv"),
-    ] {
-        c.push_str(&job::file_source(kind, file));
-    }
+    c.push_str(&job::file_sources_except(&[
+        "storage",
+        "databases",
+        "pods",
+        "platform",
+    ]));
     c
 }
 

@@ -37,6 +37,28 @@ pub fn file_source(kind: &str, file: &str) -> String {
     )
 }
 
+/// Every demo source and the file it reads.
+pub const DEMO_SOURCES: [(&str, &str); 9] = [
+    ("trino", "trino.jsonl"),
+    ("opa", "opa.jsonl"),
+    ("keycloak", "keycloak.jsonl"),
+    ("jupyterhub", "jupyterhub.jsonl"),
+    ("litellm", "litellm_spendlogs.csv"),
+    ("storage", "metrics.om"),
+    ("databases", "metrics.om"),
+    ("pods", "metrics.om"),
+    ("platform", "metrics.om"),
+];
+
+/// File-backend sections for every demo source except those read live.
+pub fn file_sources_except(live: &[&str]) -> String {
+    DEMO_SOURCES
+        .iter()
+        .filter(|(kind, _)| !live.contains(kind))
+        .map(|(kind, file)| file_source(kind, file))
+        .collect()
+}
+
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("akko-audit.toml");
     std::fs::write(&path, text).unwrap();
