@@ -14,7 +14,7 @@ use crate::config::{Backend, Config, SourceConfig};
 use crate::sources::databases::{DatabaseSize, DatabasesParser};
 use crate::sources::jupyterhub::{JupyterhubParser, NotebookSession};
 use crate::sources::keycloak::{KeycloakEvent, KeycloakParser};
-use crate::sources::litellm::LlmUsage;
+use crate::sources::litellm::{LlmHour, LlmUsage};
 use crate::sources::opa::{OpaDenial, OpaParser};
 use crate::sources::platform::{PlatformParser, PlatformSeries};
 use crate::sources::pods::{PodUsage, PodsParser};
@@ -36,6 +36,10 @@ pub struct Collected {
     pub keycloak_names: BTreeMap<String, String>,
     pub sessions: Vec<NotebookSession>,
     pub llm: Vec<LlmUsage>,
+    /// Requests per (hour, model), for the request-rate and latency panels.
+    pub llm_hours: Vec<LlmHour>,
+    /// OPA decision log lines per hour (volume, not deduplicated decisions).
+    pub opa_lines_per_hour: BTreeMap<i64, u64>,
     pub buckets: Vec<BucketSize>,
     pub databases: Vec<DatabaseSize>,
     pub pods: Vec<PodUsage>,
@@ -58,10 +62,10 @@ impl Collected {
 /// One source's result before it is merged.
 enum Records {
     Trino(Vec<TrinoQuery>),
-    Opa(Vec<OpaDenial>, BTreeSet<String>),
+    Opa(Vec<OpaDenial>, BTreeSet<String>, BTreeMap<i64, u64>),
     Keycloak(Vec<KeycloakEvent>, BTreeMap<String, String>),
     Jupyterhub(Vec<NotebookSession>),
-    Litellm(Vec<LlmUsage>),
+    Litellm(Vec<LlmUsage>, Vec<LlmHour>),
     Storage(Vec<BucketSize>),
     Databases(Vec<DatabaseSize>),
     Pods(Vec<PodUsage>),
@@ -72,10 +76,10 @@ impl Records {
     fn empty(kind: SourceKind) -> Records {
         match kind {
             SourceKind::Trino => Records::Trino(Vec::new()),
-            SourceKind::Opa => Records::Opa(Vec::new(), BTreeSet::new()),
+            SourceKind::Opa => Records::Opa(Vec::new(), BTreeSet::new(), BTreeMap::new()),
             SourceKind::Keycloak => Records::Keycloak(Vec::new(), BTreeMap::new()),
             SourceKind::Jupyterhub => Records::Jupyterhub(Vec::new()),
-            SourceKind::Litellm => Records::Litellm(Vec::new()),
+            SourceKind::Litellm => Records::Litellm(Vec::new(), Vec::new()),
             SourceKind::Storage => Records::Storage(Vec::new()),
             SourceKind::Databases => Records::Databases(Vec::new()),
             SourceKind::Pods => Records::Pods(Vec::new()),
@@ -175,7 +179,7 @@ pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collec
         // partial); the ledger leaves the source's columns empty.
         match records {
             Records::Trino(q) => out.trino = q,
-            Records::Opa(d, users) => {
+            Records::Opa(d, users, hours) => {
                 let anonymous = d.iter().filter(|d| d.user.is_empty()).count();
                 if anonymous > 0 {
                     notes.push(format!(
@@ -184,13 +188,17 @@ pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collec
                 }
                 out.opa_denials = d;
                 out.opa_users = users;
+                out.opa_lines_per_hour = hours;
             }
             Records::Keycloak(e, names) => {
                 out.keycloak = e;
                 out.keycloak_names = names;
             }
             Records::Jupyterhub(s) => out.sessions = s,
-            Records::Litellm(u) => out.llm = u,
+            Records::Litellm(u, h) => {
+                out.llm = u;
+                out.llm_hours = h;
+            }
             Records::Storage(b) => out.buckets = b,
             Records::Databases(d) => out.databases = d,
             Records::Pods(p) => {
@@ -352,7 +360,11 @@ fn read_source(
         SourceKind::Opa => {
             let mut p = OpaParser::new(w, &sc.allow_path);
             let r = drive_lines(config, sc, window, rt, clock, &mut p);
-            (Records::Opa(p.denials, p.users_seen), r, p.tally)
+            (
+                Records::Opa(p.denials, p.users_seen, p.lines_per_hour),
+                r,
+                p.tally,
+            )
         }
         SourceKind::Keycloak => {
             let mut p = KeycloakParser::new(w);
@@ -367,8 +379,12 @@ fn read_source(
         }
         SourceKind::Litellm => match &sc.backend {
             Backend::Files(files) => match files::read_spend_logs(files, &w) {
-                Ok((usage, tally)) => (Records::Litellm(usage), Ok(None), tally),
-                Err(e) => (Records::Litellm(Vec::new()), Err(e), Tally::default()),
+                Ok((usage, hours, tally)) => (Records::Litellm(usage, hours), Ok(None), tally),
+                Err(e) => (
+                    Records::Litellm(Vec::new(), Vec::new()),
+                    Err(e),
+                    Tally::default(),
+                ),
             },
             Backend::Postgres => {
                 let result = match config.backends.postgres.as_ref() {
@@ -378,19 +394,23 @@ fn read_source(
                     None => Err("no [backends.postgres]".to_string()),
                 };
                 match result {
-                    Ok(usage) => {
+                    Ok((usage, hours)) => {
                         let tally = Tally {
                             lines_read: usage.iter().map(|u| u.requests as u64).sum(),
                             ..Tally::default()
                         };
                         let note = format!("postgres: {} (user, model) groups", usage.len());
-                        (Records::Litellm(usage), Ok(Some(note)), tally)
+                        (Records::Litellm(usage, hours), Ok(Some(note)), tally)
                     }
-                    Err(e) => (Records::Litellm(Vec::new()), Err(e), Tally::default()),
+                    Err(e) => (
+                        Records::Litellm(Vec::new(), Vec::new()),
+                        Err(e),
+                        Tally::default(),
+                    ),
                 }
             }
             other => (
-                Records::Litellm(Vec::new()),
+                Records::Litellm(Vec::new(), Vec::new()),
                 Err(format!("litellm cannot be read from {}", other.name())),
                 Tally::default(),
             ),

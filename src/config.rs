@@ -37,6 +37,8 @@ struct RawConfig {
     email: Option<RawEmail>,
     #[serde(default)]
     privacy: RawPrivacy,
+    #[serde(default)]
+    findings: crate::compliance::thresholds::RawThresholds,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +301,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub email: Option<EmailConfig>,
     pub privacy: PrivacyConfig,
+    /// Thresholds of the findings rules (`[findings]`).
+    pub findings: crate::compliance::thresholds::Thresholds,
 }
 
 /// GDPR minimisation options; all off by default.
@@ -404,7 +408,9 @@ fn validate(
         }
     }
     let email = raw.email.map(validate_email).transpose()?;
+    let findings = crate::compliance::thresholds::validate(raw.findings)?;
     Ok(Config {
+        findings,
         privacy: PrivacyConfig {
             redact_sql_literals: raw.privacy.redact_sql_literals,
         },

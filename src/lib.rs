@@ -8,6 +8,7 @@ pub mod backends;
 pub mod check;
 pub mod cli;
 pub mod collect;
+pub mod compliance;
 pub mod config;
 pub mod deliver;
 pub mod error;

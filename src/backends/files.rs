@@ -284,7 +284,14 @@ fn parse_sample<'a>(
 pub fn read_spend_logs(
     files: &[PathBuf],
     window: &Window,
-) -> Result<(Vec<crate::sources::litellm::LlmUsage>, Tally), String> {
+) -> Result<
+    (
+        Vec<crate::sources::litellm::LlmUsage>,
+        Vec<crate::sources::litellm::LlmHour>,
+        Tally,
+    ),
+    String,
+> {
     let mut parser = SpendLogParser::new(window.clone());
     let mut record = csv::StringRecord::new();
     for path in files {

@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 
 use crate::config::PostgresBackend;
 use crate::error::SourceError;
-use crate::sources::litellm::{LlmUsage, COST_SCALE, UNATTRIBUTED};
+use crate::sources::litellm::{LlmHour, LlmUsage, COST_SCALE, UNATTRIBUTED};
 use crate::sources::values::decimal_units;
 
 pub const USAGE_SQL: &str = r#"
@@ -87,12 +87,27 @@ async fn connect(cfg: &PostgresBackend) -> Result<Client, SourceError> {
     Ok(client)
 }
 
-/// LiteLLM usage per (user, model) for `[start, end)`.
+/// Requests per (hour, model) for the request-rate and latency panels; latency as the file path
+/// computes it (`endTime - startTime`, whole milliseconds per request).
+const HOURS_SQL: &str = r#"
+SELECT (extract(epoch FROM date_trunc('hour', "startTime")) * 1000000000)::bigint AS h,
+       model,
+       count(*)::bigint,
+       (count(*) FILTER (WHERE status = 'failure'))::bigint,
+       COALESCE(sum(trunc(extract(epoch FROM ("endTime" - "startTime")) * 1000)), 0)::bigint,
+       count("endTime")::bigint
+  FROM "LiteLLM_SpendLogs"
+ WHERE "startTime" >= $1 AND "startTime" < $2
+ GROUP BY 1, 2
+ ORDER BY 1, 2"#;
+
+/// LiteLLM usage per (user, model) and requests per (hour, model) for `[start, end)`, read in
+/// one read-only transaction so both see the same rows.
 pub async fn llm_usage(
     cfg: &PostgresBackend,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<Vec<LlmUsage>, SourceError> {
+) -> Result<(Vec<LlmUsage>, Vec<LlmHour>), SourceError> {
     let mut client = connect(cfg).await?;
     let tx = client
         .build_transaction()
@@ -128,8 +143,22 @@ pub async fn llm_usage(
                 .ok_or_else(|| err("spend sum", format!("{cost:?} is not a number")))?,
         });
     }
+    let hours = tx
+        .query(HOURS_SQL, &[&start.naive_utc(), &end.naive_utc()])
+        .await
+        .map_err(|e| err("spend-log hourly query", e))?
+        .into_iter()
+        .map(|r| LlmHour {
+            hour_ns: r.get(0),
+            model: r.get(1),
+            requests: r.get(2),
+            failed: r.get(3),
+            latency_ms: r.get(4),
+            timed: r.get(5),
+        })
+        .collect();
     tx.commit().await.map_err(|e| err("commit", e))?;
-    Ok(out)
+    Ok((out, hours))
 }
 
 pub async fn probe(cfg: &PostgresBackend) -> Result<(), SourceError> {

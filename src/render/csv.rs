@@ -32,19 +32,19 @@ fn figure(v: Option<i64>, unit: Unit) -> String {
     }
 }
 
-fn instant(ns: i64) -> String {
+pub(super) fn instant(ns: i64) -> String {
     DateTime::<Utc>::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Builds one CSV artifact from a header and rows of cells.
-struct Table {
+pub(super) struct Table {
     name: &'static str,
     writer: csv::Writer<Vec<u8>>,
     rows: u64,
 }
 
 impl Table {
-    fn new(name: &'static str, header: &[&str]) -> Self {
+    pub(super) fn new(name: &'static str, header: &[&str]) -> Self {
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
@@ -57,14 +57,14 @@ impl Table {
         }
     }
 
-    fn row<S: AsRef<str>>(&mut self, cells: &[S]) {
+    pub(super) fn row<S: AsRef<str>>(&mut self, cells: &[S]) {
         let _ = self
             .writer
             .write_record(cells.iter().map(|c| neutralise(c.as_ref()).into_owned()));
         self.rows += 1;
     }
 
-    fn finish(self) -> Artifact {
+    pub(super) fn finish(self) -> Artifact {
         let bytes = self.writer.into_inner().unwrap_or_default();
         Artifact {
             name: self.name.to_string(),

@@ -1,6 +1,7 @@
 //! Renderers turn the ledger and the collected records into files (bytes in memory). They never
 //! query a source and never write anywhere: delivery does that.
 
+pub mod compliance;
 pub mod csv;
 pub mod mail;
 pub mod manifest;

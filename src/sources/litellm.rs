@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::values::{decimal_units, naive_utc_ns};
+use super::values::{decimal_units, hour_of, naive_utc_ns};
 use super::Tally;
 use crate::window::Window;
 
@@ -26,11 +26,26 @@ pub struct LlmUsage {
 }
 
 /// Column positions found from the CSV header (the export's column order is not fixed).
+/// Requests of one model in one UTC hour: the "LiteLLM request rate" and latency panels.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LlmHour {
+    /// Start of the hour, ns since the epoch.
+    pub hour_ns: i64,
+    pub model: String,
+    pub requests: i64,
+    pub failed: i64,
+    /// Sum of `endTime - startTime` in ms over the requests that have an `endTime`.
+    pub latency_ms: i64,
+    /// Requests with an `endTime` (the latency average's denominator).
+    pub timed: i64,
+}
+
 struct Columns {
     request_id: usize,
     user: usize,
     model: usize,
     start: usize,
+    end: Option<usize>,
     status: Option<usize>,
     spend: usize,
     prompt: usize,
@@ -43,6 +58,7 @@ pub struct SpendLogParser {
     cols: Option<Columns>,
     seen: HashSet<String>,
     usage: BTreeMap<(String, String), LlmUsage>,
+    hours: BTreeMap<(i64, String), LlmHour>,
     pub tally: Tally,
 }
 
@@ -53,6 +69,7 @@ impl SpendLogParser {
             cols: None,
             seen: HashSet::new(),
             usage: BTreeMap::new(),
+            hours: BTreeMap::new(),
             tally: Tally::default(),
         }
     }
@@ -73,6 +90,7 @@ impl SpendLogParser {
             user: find("user")?,
             model: find("model")?,
             start: find("startTime")?,
+            end: find("endTime").ok(),
             status: find("status").ok(),
             spend: find("spend")?,
             prompt: find("prompt_tokens")?,
@@ -129,6 +147,24 @@ impl SpendLogParser {
         };
         let model = get(c.model).to_string();
         let failed = c.status.map(|i| get(i) == "failure").unwrap_or(false);
+        let latency_ms = c
+            .end
+            .and_then(|i| naive_utc_ns(get(i)))
+            .map(|end| (end - start) / 1_000_000);
+        let h = self
+            .hours
+            .entry((hour_of(start), model.clone()))
+            .or_insert_with(|| LlmHour {
+                hour_ns: hour_of(start),
+                model: model.clone(),
+                ..Default::default()
+            });
+        h.requests += 1;
+        h.failed += i64::from(failed);
+        if let Some(ms) = latency_ms {
+            h.latency_ms += ms;
+            h.timed += 1;
+        }
         let u = self
             .usage
             .entry((user.clone(), model.clone()))
@@ -145,8 +181,12 @@ impl SpendLogParser {
         u.cost_units += cost;
     }
 
-    pub fn usage(self) -> (Vec<LlmUsage>, Tally) {
-        (self.usage.into_values().collect(), self.tally)
+    pub fn usage(self) -> (Vec<LlmUsage>, Vec<LlmHour>, Tally) {
+        (
+            self.usage.into_values().collect(),
+            self.hours.into_values().collect(),
+            self.tally,
+        )
     }
 }
 
@@ -252,7 +292,7 @@ mod tests {
         for r in rows {
             p.feed(&r);
         }
-        let (usage, tally) = p.usage();
+        let (usage, _hours, tally) = p.usage();
         assert_eq!(usage.len(), 2);
         assert_eq!(usage[0].user, UNATTRIBUTED);
         let a = &usage[1];

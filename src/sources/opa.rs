@@ -5,12 +5,12 @@
 //! `false` or undefined (no `result`: Trino then does not get `true`).
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::values::rfc3339_ns;
+use super::values::{hour_of, rfc3339_ns};
 use super::{LineParser, Tally};
 use crate::window::Window;
 
@@ -85,6 +85,10 @@ pub struct OpaParser {
     pub denials: Vec<OpaDenial>,
     /// Users with any decision in the window (they are "seen", even with no denial).
     pub users_seen: BTreeSet<String>,
+    /// Decision log lines in the window per hour (start of the hour, ns): the dashboard's
+    /// "OPA decisions" volume. Lines, not deduplicated decisions: keeping every decision id to
+    /// deduplicate 5M allows would make memory grow with the log.
+    pub lines_per_hour: BTreeMap<i64, u64>,
     pub tally: Tally,
 }
 
@@ -96,6 +100,7 @@ impl OpaParser {
             denial_ids: HashSet::new(),
             denials: Vec::new(),
             users_seen: BTreeSet::new(),
+            lines_per_hour: BTreeMap::new(),
             tally: Tally::default(),
         }
     }
@@ -134,6 +139,7 @@ impl LineParser for OpaParser {
         if !self.window.contains_ns(time_ns) {
             return;
         }
+        *self.lines_per_hour.entry(hour_of(time_ns)).or_default() += 1;
         let (ctx, action) = match rec.input {
             Some(i) => (i.context, i.action),
             None => (None, None),

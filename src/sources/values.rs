@@ -63,6 +63,12 @@ pub fn epoch_seconds_ns(text: &str) -> Option<i64> {
 }
 
 /// Nanoseconds since the epoch from RFC 3339 (any offset, any fraction length).
+/// Start of the UTC hour holding `ns`: the bucket of the report's hourly charts.
+pub fn hour_of(ns: i64) -> i64 {
+    const HOUR: i64 = 3_600_000_000_000;
+    ns - ns.rem_euclid(HOUR)
+}
+
 pub fn rfc3339_ns(s: &str) -> Option<i64> {
     utc_z_ns(s).or_else(|| {
         DateTime::parse_from_rfc3339(s.trim())
