@@ -6,12 +6,14 @@ use chrono::{DateTime, Utc};
 use tracing::info;
 
 use crate::collect::{collect, Collected};
+use crate::compliance::catalog::{self, Catalog};
+use crate::compliance::findings::{self, Finding, FindingsInput};
 use crate::config::Config;
 use crate::deliver::local;
 use crate::error::ExitStatus;
 use crate::identity::Resolver;
 use crate::ledger::{self, Ledger};
-use crate::render::{csv, mail, manifest, Artifact};
+use crate::render::{compliance, csv, mail, manifest, Artifact};
 use crate::sources::{Completeness, SourceKind};
 use crate::window::Window;
 
@@ -30,6 +32,7 @@ pub struct RunOutcome {
     pub out_dir: PathBuf,
     pub ledger: Ledger,
     pub collected: Collected,
+    pub findings: Vec<Finding>,
 }
 
 /// Renders every artifact of a run (manifest excluded), in a fixed order.
@@ -65,10 +68,24 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         clock,
     } = req;
     info!(window = %window, out = %out_dir.display(), "run started");
+    // A broken catalog is a broken build, but say so before reading anything.
+    let catalog = Catalog::load()?;
     let collected = collect(&config, &window, clock);
     let resolver = Resolver::new(&config.identity, &collected.keycloak_names);
     let ledger = ledger::build(&collected, &resolver, &config.storage)?;
-    let artifacts = render_all(&config, &collected, &resolver, &ledger);
+    let findings = findings::evaluate(&FindingsInput {
+        config: &config,
+        thresholds: &config.findings,
+        window: &window,
+        collected: &collected,
+        resolver: &resolver,
+        ledger: &ledger,
+        clock,
+    });
+    let controls = catalog::evaluate(&catalog, &collected, &findings);
+    let mut artifacts = render_all(&config, &collected, &resolver, &ledger);
+    artifacts.push(compliance::findings_csv(&findings, &catalog));
+    artifacts.push(compliance::controls_csv(&controls, &catalog.version));
     let reports: Vec<_> = SourceKind::ALL
         .iter()
         .filter_map(|k| collected.reports.get(k))
@@ -112,11 +129,12 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         }
         Ok(()) => ExitStatus::Partial,
     };
-    info!(users = ledger.rows.len(), status = ?status, "run finished");
+    info!(users = ledger.rows.len(), findings = findings.len(), status = ?status, "run finished");
     Ok(RunOutcome {
         status,
         out_dir,
         ledger,
         collected,
+        findings,
     })
 }

@@ -130,8 +130,17 @@ pub fn evaluate(input: &FindingsInput) -> Vec<Finding> {
     out
 }
 
+/// Instants as the detail CSVs print them, so an evidence row can be searched for verbatim.
 fn ts(ns: i64) -> String {
-    rfc3339(DateTime::from_timestamp_nanos(ns))
+    DateTime::<Utc>::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn server_name(s: &str) -> &str {
+    if s.is_empty() {
+        "(default)"
+    } else {
+        s
+    }
 }
 
 fn capped(rows: impl Iterator<Item = String>, total: usize) -> Vec<String> {
@@ -482,8 +491,8 @@ fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
             rule: "notebook.long_session",
             severity: Severity::Low,
             summary: format!(
-                "notebook server {:?} of {user} ran {length}{}",
-                s.server,
+                "notebook server {} of {user} ran {length}{}",
+                server_name(&s.server),
                 if s.stop_ns.is_none() {
                     " and is still running at the window's end"
                 } else {
@@ -495,8 +504,8 @@ fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
             first_ns: s.start_ns,
             last_ns: s.stop_ns,
             evidence: vec![format!(
-                "notebook_sessions.csv: server={:?} start={} stop={}",
-                s.server,
+                "notebook_sessions.csv: server={} start={} stop={}",
+                server_name(&s.server),
                 s.start_ns
                     .map(ts)
                     .unwrap_or_else(|| "before the lookback".into()),

@@ -6,6 +6,8 @@
 //! All figures are integers in exact units (nanoseconds, 10^-12 USD, bytes) so no sum is ever
 //! rounded twice; formatting to seconds and dollars happens once, in the renderer.
 
+pub mod panels;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
