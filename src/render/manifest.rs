@@ -20,6 +20,9 @@ struct Manifest<'a> {
     generated_at: String,
     sources: Vec<&'a SourceReport>,
     unresolved_identities: &'a [String],
+    /// [`evidence_digest`] of the CSV files: the value printed on the PDF's cover (a file
+    /// cannot hold its own hash, so the report quotes this one and the manifest hashes the PDF).
+    evidence_sha256: String,
     files: Vec<FileEntry>,
 }
 
@@ -47,6 +50,19 @@ pub struct FileEntry {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// SHA-256 of the `sha256sum` listing (`<hex>  <name>` lines, sorted by name) of the CSV
+/// evidence files. Anyone can recompute it with
+/// `sha256sum *.csv | sort -k2 | sha256sum`.
+pub fn evidence_digest(artifacts: &[Artifact]) -> String {
+    let mut lines: Vec<String> = artifacts
+        .iter()
+        .filter(|a| a.name.ends_with(".csv"))
+        .map(|a| format!("{}  {}\n", sha256_hex(&a.bytes), a.name))
+        .collect();
+    lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
+    sha256_hex(lines.concat().as_bytes())
 }
 
 /// Renders the manifest over the finished artifacts.
@@ -77,6 +93,7 @@ pub fn render(
         generated_at: rfc3339(generated_at),
         sources: reports.to_vec(),
         unresolved_identities: unresolved,
+        evidence_sha256: evidence_digest(artifacts),
         files: artifacts
             .iter()
             .map(|a| FileEntry {

@@ -4,8 +4,10 @@
 pub mod compliance;
 pub mod csv;
 pub mod mail;
+pub mod pdf;
 pub mod manifest;
 pub mod redact;
+pub mod report;
 
 /// One output file of a run.
 #[derive(Debug, Clone)]

@@ -1,0 +1,3 @@
+//! The PDF report (layout engine arrives on its own branch).
+
+pub mod document;
