@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod mail;
 pub mod manifest;
+pub mod pdf;
 pub mod redact;
 
 /// One output file of a run.
