@@ -4,8 +4,8 @@
 pub mod compliance;
 pub mod csv;
 pub mod mail;
-pub mod pdf;
 pub mod manifest;
+pub mod pdf;
 pub mod redact;
 pub mod report;
 
