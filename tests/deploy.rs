@@ -4,7 +4,7 @@
 //! `config check`, and nothing in the folder weakens the job's isolation or leaks a secret.
 //!
 //! What this cannot check: that the API server accepts the objects (no cluster here; the schema
-//! was checked by hand with `kubernetes-validate --strict`, see README), and that the secret
+//! was checked by hand with the PyPI tool `kubernetes-validate --strict`), and that the secret
 //! files exist in the cluster: `config check` does not open `*_file` paths, so the test instead
 //! proves every such path points into the mounted Secret at a key the template defines.
 
