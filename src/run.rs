@@ -12,8 +12,9 @@ use crate::config::Config;
 use crate::deliver::local;
 use crate::error::ExitStatus;
 use crate::identity::Resolver;
+use crate::ledger::panels::Panels;
 use crate::ledger::{self, Ledger};
-use crate::render::{compliance, csv, mail, manifest, Artifact};
+use crate::render::{compliance, csv, mail, manifest, pdf, report, Artifact};
 use crate::sources::{Completeness, SourceKind};
 use crate::window::Window;
 
@@ -90,6 +91,33 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         .iter()
         .filter_map(|k| collected.reports.get(k))
         .collect();
+    // The PDF quotes the CSVs' digest; the manifest then hashes the PDF with everything else.
+    let evidence_sha256 = manifest::evidence_digest(&artifacts);
+    let panels = Panels::build(&window, &collected, &resolver);
+    let llm_by_user_model = ledger::llm_by_user_model(&collected, &resolver);
+    let document = report::build(&report::ReportInput {
+        window: &window,
+        now,
+        reports: &reports,
+        evidence_sha256: &evidence_sha256,
+        catalog: &catalog,
+        controls: &controls,
+        findings: &findings,
+        thresholds: &config.findings,
+        ledger: &ledger,
+        panels: &panels,
+        collected: &collected,
+        resolver: &resolver,
+        storage: &config.storage,
+        llm_by_user_model: &llm_by_user_model,
+    });
+    let pdf_bytes =
+        pdf::render(&document).map_err(|e| anyhow::anyhow!("rendering report.pdf: {e}"))?;
+    artifacts.push(Artifact {
+        name: "report.pdf".into(),
+        bytes: pdf_bytes,
+        rows: 0,
+    });
     let manifest = manifest::render(&window, now, &reports, &ledger.unresolved, &artifacts);
     // The mail quotes the manifest's hash, so it is rendered after it and is not listed in it.
     let mail = config

@@ -140,7 +140,11 @@ fn x_labels(p: &Panels) -> Vec<String> {
     };
     p.starts
         .iter()
-        .map(|&s| DateTime::<Utc>::from_timestamp_nanos(s).format(fmt).to_string())
+        .map(|&s| {
+            DateTime::<Utc>::from_timestamp_nanos(s)
+                .format(fmt)
+                .to_string()
+        })
         .collect()
 }
 
@@ -228,7 +232,10 @@ fn kpis(input: &ReportInput) -> Vec<Kpi> {
     let c = input.collected;
     let show = |v: Option<i64>, kind: SourceKind| match v {
         Some(v) if complete(input, kind) => (v.to_string(), String::new()),
-        _ => ("n/a".to_string(), format!("{} not read in full", kind.name())),
+        _ => (
+            "n/a".to_string(),
+            format!("{} not read in full", kind.name()),
+        ),
     };
     let (trino, trino_note) = show(total(l, "trino_queries"), SourceKind::Trino);
     let (llm, llm_note) = show(total(l, "llm_requests"), SourceKind::Litellm);
@@ -414,7 +421,7 @@ fn dashboard(input: &ReportInput) -> Vec<Section> {
         1,
         "Audit trail & usage dashboard",
         vec![Block::Paragraph(
-            "The 14 panels of the platform's akko-audit-usage dashboard, for the report window."
+            "The 14 panels of the platform's akko-audit-usage dashboard, for the report window. Stat and time-series panels are drawn from the same records as the ledger; log panels list the latest rows and point to the detail CSV that holds all of them."
                 .into(),
         )],
     )];
@@ -628,10 +635,54 @@ fn dashboard(input: &ReportInput) -> Vec<Section> {
         empty_text: "No bucket sizes".into(),
     }));
     out.push(section(2, "Storage by bucket", b));
-    // 8. CPU and memory by user pod.
+    // 8, 9. CPU and memory by user pod: window totals and peaks (the job keeps no per-sample
+    // series, so these are bars where the live dashboard draws lines).
+    let mut pods: Vec<_> = c.pods.iter().collect();
+    pods.sort_by(|a, b| b.cpu_ns.cmp(&a.cpu_ns).then(a.pod.cmp(&b.pod)));
+    let pod_label = |x: &crate::sources::pods::PodUsage| match &x.user {
+        Some(u) => format!("{} ({})", x.pod, input.resolver.canonical(u)),
+        None => x.pod.clone(),
+    };
     let mut b = gaps(input, &[SourceKind::Pods]);
+    b.push(Block::Bars(BarChart {
+        title: "CPU core-seconds per notebook pod in the window".into(),
+        unit: "CPU seconds".into(),
+        series: vec!["CPU seconds".into()],
+        bars: pods
+            .iter()
+            .take(TOP_N)
+            .map(|x| Bar {
+                label: pod_label(x),
+                values: vec![x.cpu_ns as f64 / 1e9],
+                value_label: format_fixed(x.cpu_ns, 9, 3),
+            })
+            .collect(),
+        empty_text: "No notebook pods in the window".into(),
+    }));
     b.push(Block::Table(pods_table(input)));
-    out.push(section(2, "CPU and memory by user pod", b));
+    out.push(section(2, "CPU usage by user pods", b));
+    pods.sort_by(|a, b| {
+        b.peak_memory_bytes
+            .cmp(&a.peak_memory_bytes)
+            .then(a.pod.cmp(&b.pod))
+    });
+    let mut b = gaps(input, &[SourceKind::Pods]);
+    b.push(Block::Bars(BarChart {
+        title: "Peak memory (working set) per notebook pod".into(),
+        unit: "bytes".into(),
+        series: vec!["bytes".into()],
+        bars: pods
+            .iter()
+            .take(TOP_N)
+            .map(|x| Bar {
+                label: pod_label(x),
+                values: vec![x.peak_memory_bytes as f64],
+                value_label: bytes(x.peak_memory_bytes),
+            })
+            .collect(),
+        empty_text: "No notebook pods in the window".into(),
+    }));
+    out.push(section(2, "Memory usage by user pods", b));
     // 9. Keycloak auth events.
     let mut b = gaps(input, &[SourceKind::Keycloak]);
     b.push(line_chart(
@@ -672,10 +723,7 @@ fn dashboard(input: &ReportInput) -> Vec<Section> {
         p,
         "LLM requests per model",
         "requests",
-        p.llm_requests
-            .iter()
-            .map(|(m, v)| series(m, v))
-            .collect(),
+        p.llm_requests.iter().map(|(m, v)| series(m, v)).collect(),
         false,
     ));
     out.push(section(2, "LiteLLM request rate", b));
@@ -778,6 +826,7 @@ fn trino_table(input: &ReportInput) -> Table {
             col("End (UTC)", false, 2.0),
             col("User", false, 1.3),
             col("State", false, 1.1),
+            col("Duration s", true, 1.1),
             col("Rows scanned", true, 1.3),
             col("CPU s", true, 1.0),
             col("Query", false, 4.0),
@@ -797,6 +846,9 @@ fn trino_table(input: &ReportInput) -> Table {
                         Some(e) => format!("{} {e}", x.state),
                         None => x.state.clone(),
                     },
+                    x.create_ns
+                        .map(|c| format_fixed((x.end_ns - c).into(), 9, 3))
+                        .unwrap_or_default(),
                     x.rows_scanned.to_string(),
                     format_fixed(x.cpu_ns.into(), 9, 3),
                     sql,
@@ -1088,12 +1140,12 @@ fn frameworks(input: &ReportInput) -> Vec<Section> {
             let count = |s: ControlStatus| results.iter().filter(|c| c.status == s).count();
             let mut t = Table {
                 columns: vec![
-                    col("Control", false, 1.1),
-                    col("Title", false, 2.6),
-                    col("Evidence", false, 1.1),
-                    col("Status", false, 1.3),
-                    col("Findings", true, 0.9),
-                    col("Evidence items / human check", false, 4.0),
+                    col("Control", false, 1.2),
+                    col("Title", false, 2.3),
+                    col("Evidence", false, 1.5),
+                    col("Status", false, 1.9),
+                    col("Findings", true, 1.3),
+                    col("Evidence items / human check", false, 3.8),
                 ],
                 empty_text: "No controls".into(),
                 ..Default::default()
@@ -1165,7 +1217,10 @@ fn findings(input: &ReportInput) -> Section {
             text.push_str(&format!("\n{e}"));
         }
         if f.evidence.len() > 5 {
-            text.push_str(&format!("\n… {} more rows in findings.csv", f.evidence.len() - 5));
+            text.push_str(&format!(
+                "\n… {} more rows in findings.csv",
+                f.evidence.len() - 5
+            ));
         }
         t.rows.push(vec![
             f.severity.name().into(),
@@ -1242,6 +1297,10 @@ fn methodology(input: &ReportInput) -> Vec<Section> {
     for (k, v) in input.thresholds.describe() {
         t.rows.push(vec![format!("threshold {k}"), v]);
     }
-    out.push(section(2, "Findings rules and thresholds", vec![Block::Table(t)]));
+    out.push(section(
+        2,
+        "Findings rules and thresholds",
+        vec![Block::Table(t)],
+    ));
     out
 }
