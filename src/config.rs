@@ -47,6 +47,13 @@ struct RawPrivacy {
     /// Replace string and number literals in the Trino query log with `?`.
     #[serde(default)]
     redact_sql_literals: bool,
+    /// Replace every user id in the exports with a keyed pseudonym (HMAC-SHA256).
+    #[serde(default)]
+    pseudonymise: bool,
+    /// Environment variable holding the pseudonymisation key (at least 16 bytes).
+    pseudonym_key_env: Option<String>,
+    /// File holding the key (a mounted Secret); trailing newlines are ignored.
+    pseudonym_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,9 +313,39 @@ pub struct Config {
 }
 
 /// GDPR minimisation options; all off by default.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PrivacyConfig {
     pub redact_sql_literals: bool,
+    /// Where the pseudonymisation key is, when pseudonymisation is on.
+    pub pseudonym_key: Option<SecretRef>,
+}
+
+/// A secret named in the config: never its value, only where to read it.
+#[derive(Debug, Clone)]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// Reads the secret; the error names `field` and never the value.
+    pub fn read(&self, field: &str) -> Result<Vec<u8>, InputError> {
+        let value = match self {
+            SecretRef::Env(var) => std::env::var(var).map_err(|_| {
+                InputError::invalid(
+                    format!("{field}_env"),
+                    format!("environment variable {var} is not set; export it or use {field}_file"),
+                )
+            })?,
+            SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| {
+                InputError::invalid(
+                    format!("{field}_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?,
+        };
+        Ok(value.trim_end_matches(['\n', '\r']).as_bytes().to_vec())
+    }
 }
 
 impl Config {
@@ -378,6 +415,32 @@ fn describe_toml_error(e: &toml::de::Error) -> String {
     }
 }
 
+fn validate_privacy(raw: RawPrivacy, base: &Path) -> Result<PrivacyConfig, InputError> {
+    let key = match (raw.pseudonym_key_env, raw.pseudonym_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(InputError::invalid(
+                "privacy.pseudonym_key_env",
+                "set pseudonym_key_env or pseudonym_key_file, not both",
+            ))
+        }
+        (Some(v), None) => Some(SecretRef::Env(v)),
+        (None, Some(f)) => Some(SecretRef::File(base.join(f))),
+        (None, None) => None,
+    };
+    if raw.pseudonymise && key.is_none() {
+        return Err(InputError::invalid(
+            "privacy.pseudonymise",
+            "needs a key: set privacy.pseudonym_key_env (an environment variable) or \
+             privacy.pseudonym_key_file (a mounted secret); the key keeps pseudonyms stable \
+             across runs and must not be in the config",
+        ));
+    }
+    Ok(PrivacyConfig {
+        redact_sql_literals: raw.redact_sql_literals,
+        pseudonym_key: if raw.pseudonymise { key } else { None },
+    })
+}
+
 fn validate(
     raw: RawConfig,
     path: &Path,
@@ -411,9 +474,7 @@ fn validate(
     let findings = crate::compliance::thresholds::validate(raw.findings)?;
     Ok(Config {
         findings,
-        privacy: PrivacyConfig {
-            redact_sql_literals: raw.privacy.redact_sql_literals,
-        },
+        privacy: validate_privacy(raw.privacy, base)?,
         email,
         path: path.to_path_buf(),
         window,

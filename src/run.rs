@@ -11,7 +11,7 @@ use crate::compliance::findings::{self, Finding, FindingsInput};
 use crate::config::Config;
 use crate::deliver::local;
 use crate::error::ExitStatus;
-use crate::identity::Resolver;
+use crate::identity::{Pseudonymiser, Resolver};
 use crate::ledger::panels::Panels;
 use crate::ledger::{self, Ledger};
 use crate::render::{compliance, csv, mail, manifest, pdf, report, Artifact};
@@ -55,7 +55,7 @@ pub fn render_all(
         csv::notebook_pods(collected, resolver),
         csv::llm_usage(&ledger::llm_by_user_model(collected, resolver)),
         csv::storage_by_bucket(collected, resolver, &config.storage),
-        csv::database_sizes(collected),
+        csv::database_sizes(collected, resolver),
         csv::platform_metrics(collected),
     ]
 }
@@ -71,8 +71,23 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
     info!(window = %window, out = %out_dir.display(), "run started");
     // A broken catalog is a broken build, but say so before reading anything.
     let catalog = Catalog::load()?;
+    // The key is read before any source: a missing secret is bad input (exit 2), not a run
+    // that then publishes real names.
+    let pseudonymiser = config
+        .privacy
+        .pseudonym_key
+        .as_ref()
+        .map(|k| {
+            let key = k.read("privacy.pseudonym_key")?;
+            Pseudonymiser::new(key)
+                .map_err(|e| crate::error::InputError::invalid("privacy.pseudonym_key", e))
+        })
+        .transpose()?;
     let collected = collect(&config, &window, clock);
-    let resolver = Resolver::new(&config.identity, &collected.keycloak_names);
+    let mut resolver = Resolver::new(&config.identity, &collected.keycloak_names);
+    if let Some(p) = pseudonymiser {
+        resolver = resolver.with_pseudonyms(p);
+    }
     let ledger = ledger::build(&collected, &resolver, &config.storage)?;
     let findings = findings::evaluate(&FindingsInput {
         config: &config,
@@ -110,6 +125,7 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         resolver: &resolver,
         storage: &config.storage,
         llm_by_user_model: &llm_by_user_model,
+        redact_sql: config.privacy.redact_sql_literals,
     });
     let pdf_bytes =
         pdf::render(&document).map_err(|e| anyhow::anyhow!("rendering report.pdf: {e}"))?;

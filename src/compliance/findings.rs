@@ -155,11 +155,11 @@ fn is_login_error(e: &KeycloakEvent) -> bool {
     e.kind == EventKind::User && e.event_type == "LOGIN_ERROR"
 }
 
-fn auth_row(e: &KeycloakEvent) -> String {
+fn auth_row(e: &KeycloakEvent, r: &Resolver) -> String {
     format!(
         "auth_events.csv: {} LOGIN_ERROR username={} ip={} error={} client={}",
         ts(e.time_ns),
-        e.username.as_deref().unwrap_or(""),
+        r.text(e.username.as_deref().unwrap_or("")),
         e.ip_address,
         e.error,
         e.client_id
@@ -237,7 +237,7 @@ fn brute_force(input: &FindingsInput, out: &mut Vec<Finding>) {
                 count: n as u64,
                 first_ns: Some(burst[0].time_ns),
                 last_ns: Some(burst[n - 1].time_ns),
-                evidence: capped(burst.iter().map(|e| auth_row(e)), n),
+                evidence: capped(burst.iter().map(|e| auth_row(e, input.resolver)), n),
             });
         }
     }
@@ -252,7 +252,10 @@ fn unknown_usernames(input: &FindingsInput, out: &mut Vec<Finding>) {
         .filter(|e| is_login_error(e))
     {
         if e.error == "user_not_found" {
-            let name = e.username.as_deref().unwrap_or("").trim().to_lowercase();
+            let name = input
+                .resolver
+                .text(e.username.as_deref().unwrap_or("").trim())
+                .to_lowercase();
             tried.entry(name).or_default().push(e);
         }
     }
@@ -266,7 +269,7 @@ fn unknown_usernames(input: &FindingsInput, out: &mut Vec<Finding>) {
             count: n as u64,
             first_ns: events.iter().map(|e| e.time_ns).min(),
             last_ns: events.iter().map(|e| e.time_ns).max(),
-            evidence: capped(events.iter().map(|e| auth_row(e)), n),
+            evidence: capped(events.iter().map(|e| auth_row(e, input.resolver)), n),
         });
     }
 }
@@ -314,7 +317,7 @@ fn denial_spikes(input: &FindingsInput, out: &mut Vec<Finding>) {
                         "opa_denials.csv: {} {} {} decision={}",
                         ts(d.time_ns),
                         d.operation,
-                        d.resource,
+                        input.resolver.text(&d.resource),
                         d.decision_id
                     )
                 }),
@@ -357,7 +360,10 @@ fn privileged_changes(input: &FindingsInput, out: &mut Vec<Finding>) {
             severity,
             summary: format!(
                 "{admin} did {} on {} {} in realm {}",
-                e.event_type, e.resource_type, e.resource_path, e.realm
+                e.event_type,
+                e.resource_type,
+                input.resolver.text(&e.resource_path),
+                e.realm
             ),
             subject: admin,
             count: 1,
@@ -368,7 +374,7 @@ fn privileged_changes(input: &FindingsInput, out: &mut Vec<Finding>) {
                 ts(e.time_ns),
                 e.event_type,
                 e.resource_type,
-                e.resource_path,
+                input.resolver.text(&e.resource_path),
                 e.ip_address
             )],
         });
@@ -492,7 +498,7 @@ fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
             severity: Severity::Low,
             summary: format!(
                 "notebook server {} of {user} ran {length}{}",
-                server_name(&s.server),
+                server_name(&input.resolver.text(&s.server)),
                 if s.stop_ns.is_none() {
                     " and is still running at the window's end"
                 } else {
@@ -505,7 +511,7 @@ fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
             last_ns: s.stop_ns,
             evidence: vec![format!(
                 "notebook_sessions.csv: server={} start={} stop={}",
-                server_name(&s.server),
+                server_name(&input.resolver.text(&s.server)),
                 s.start_ns
                     .map(ts)
                     .unwrap_or_else(|| "before the lookback".into()),

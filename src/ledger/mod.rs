@@ -305,7 +305,7 @@ fn extract(
     }
     let unresolved: BTreeSet<String> = rows
         .keys()
-        .filter(|u| crate::identity::looks_unresolved(u))
+        .filter(|u| resolver.is_unresolved(u))
         .cloned()
         .collect();
     Ok(Ledger {

@@ -134,7 +134,7 @@ pub fn trino_queries(c: &Collected, r: &Resolver, redact: bool) -> Artifact {
             instant(q.end_ns),
             q.query_id.clone(),
             r.canonical(&q.user),
-            q.user.clone(),
+            r.text(&q.user).into_owned(),
             q.state.clone(),
             q.error_code.clone().unwrap_or_default(),
             q.create_ns.map(instant).unwrap_or_default(),
@@ -143,9 +143,9 @@ pub fn trino_queries(c: &Collected, r: &Resolver, redact: bool) -> Artifact {
             format_fixed(q.cpu_ns.into(), 9, 3),
             q.client.clone().unwrap_or_default(),
             if redact {
-                super::redact::redact_sql_literals(&q.query)
+                r.text(&super::redact::redact_sql_literals(&q.query)).into_owned()
             } else {
-                q.query.clone()
+                r.text(&q.query).into_owned()
             },
         ]);
     }
@@ -179,12 +179,12 @@ pub fn opa_denials(c: &Collected, r: &Resolver) -> Artifact {
             instant(d.time_ns),
             d.decision_id.clone(),
             user,
-            d.user.clone(),
+            r.text(&d.user).into_owned(),
             d.operation.clone(),
             d.path.clone(),
             d.result.to_string(),
             d.query_id.clone(),
-            d.resource.clone(),
+            r.text(&d.resource).into_owned(),
         ]);
     }
     t.finish()
@@ -234,8 +234,8 @@ pub fn auth_events(c: &Collected, r: &Resolver) -> (Artifact, Artifact) {
                 instant(e.time_ns),
                 e.event_type.clone(),
                 who,
-                e.username.clone().unwrap_or_default(),
-                e.user_id.clone().unwrap_or_default(),
+                r.text(e.username.as_deref().unwrap_or("")).into_owned(),
+                r.text(e.user_id.as_deref().unwrap_or("")).into_owned(),
                 e.client_id.clone(),
                 e.ip_address.clone(),
                 e.error.clone(),
@@ -245,9 +245,9 @@ pub fn auth_events(c: &Collected, r: &Resolver) -> (Artifact, Artifact) {
                 instant(e.time_ns),
                 e.event_type.clone(),
                 e.resource_type.clone(),
-                e.resource_path.clone(),
+                r.text(&e.resource_path).into_owned(),
                 who,
-                e.user_id.clone().unwrap_or_default(),
+                r.text(e.user_id.as_deref().unwrap_or("")).into_owned(),
                 e.client_id.clone(),
                 e.ip_address.clone(),
                 e.error.clone(),
@@ -286,7 +286,7 @@ pub fn notebook_sessions(c: &Collected, r: &Resolver) -> Artifact {
         };
         t.row(&[
             r.canonical(&s.user),
-            s.server.clone(),
+            r.text(&s.server).into_owned(),
             s.start_ns.map(instant).unwrap_or_default(),
             s.stop_ns.map(instant).unwrap_or_default(),
             format_fixed(s.overlap_ns.into(), 9, 3),
@@ -310,7 +310,7 @@ pub fn notebook_pods(c: &Collected, r: &Resolver) -> Artifact {
     for p in &c.pods {
         t.row(&[
             p.namespace.clone(),
-            p.pod.clone(),
+            r.text(&p.pod).into_owned(),
             p.user
                 .as_deref()
                 .map(|u| r.canonical(u))
@@ -357,7 +357,7 @@ pub fn storage_by_bucket(c: &Collected, r: &Resolver, storage: &StorageConfig) -
         let owner = bucket_owner(storage, &b.bucket)
             .map(|o| r.canonical(&o))
             .unwrap_or_default();
-        t.row(&[b.bucket.clone(), owner, b.bytes.to_string()]);
+        t.row(&[r.text(&b.bucket).into_owned(), owner, b.bytes.to_string()]);
     }
     t.finish()
 }
@@ -387,10 +387,14 @@ pub fn platform_metrics(c: &Collected) -> Artifact {
     t.finish()
 }
 
-pub fn database_sizes(c: &Collected) -> Artifact {
+pub fn database_sizes(c: &Collected, r: &Resolver) -> Artifact {
     let mut t = Table::new("database_sizes.csv", &["database", "server", "bytes"]);
     for d in &c.databases {
-        t.row(&[d.database.clone(), d.server.clone(), d.bytes.to_string()]);
+        t.row(&[
+            r.text(&d.database).into_owned(),
+            d.server.clone(),
+            d.bytes.to_string(),
+        ]);
     }
     t.finish()
 }

@@ -47,6 +47,8 @@ pub struct ReportInput<'a> {
     pub resolver: &'a Resolver,
     pub storage: &'a StorageConfig,
     pub llm_by_user_model: &'a [LlmUsage],
+    /// `[privacy] redact_sql_literals`: the PDF's query log follows the CSV's.
+    pub redact_sql: bool,
 }
 
 fn ts(ns: i64) -> String {
@@ -627,7 +629,7 @@ fn dashboard(input: &ReportInput) -> Vec<Section> {
             .iter()
             .take(TOP_N)
             .map(|x| Bar {
-                label: x.bucket.clone(),
+                label: input.resolver.text(&x.bucket).into_owned(),
                 values: vec![x.bytes as f64],
                 value_label: bytes(x.bytes),
             })
@@ -640,8 +642,12 @@ fn dashboard(input: &ReportInput) -> Vec<Section> {
     let mut pods: Vec<_> = c.pods.iter().collect();
     pods.sort_by(|a, b| b.cpu_ns.cmp(&a.cpu_ns).then(a.pod.cmp(&b.pod)));
     let pod_label = |x: &crate::sources::pods::PodUsage| match &x.user {
-        Some(u) => format!("{} ({})", x.pod, input.resolver.canonical(u)),
-        None => x.pod.clone(),
+        Some(u) => format!(
+            "{} ({})",
+            input.resolver.text(&x.pod),
+            input.resolver.canonical(u)
+        ),
+        None => input.resolver.text(&x.pod).into_owned(),
     };
     let mut b = gaps(input, &[SourceKind::Pods]);
     b.push(Block::Bars(BarChart {
@@ -764,7 +770,7 @@ fn pods_table(input: &ReportInput) -> Table {
             .take(DETAIL_ROWS)
             .map(|x| {
                 vec![
-                    x.pod.clone(),
+                    input.resolver.text(&x.pod).into_owned(),
                     x.user
                         .as_deref()
                         .map(|u| input.resolver.canonical(u))
@@ -803,7 +809,10 @@ fn auth_table(input: &ReportInput) -> Table {
                 vec![
                     ts(e.time_ns),
                     e.event_type.clone(),
-                    e.username.clone().unwrap_or_default(),
+                    input
+                        .resolver
+                        .text(e.username.as_deref().unwrap_or(""))
+                        .into_owned(),
                     e.ip_address.clone(),
                     e.error.clone(),
                 ]
@@ -835,8 +844,16 @@ fn trino_table(input: &ReportInput) -> Table {
             .iter()
             .take(DETAIL_ROWS)
             .map(|x| {
-                let mut sql: String = x.query.chars().take(160).collect();
-                if x.query.chars().count() > 160 {
+                let query = if input.redact_sql {
+                    input
+                        .resolver
+                        .text(&super::redact::redact_sql_literals(&x.query))
+                        .into_owned()
+                } else {
+                    input.resolver.text(&x.query).into_owned()
+                };
+                let mut sql: String = query.chars().take(160).collect();
+                if query.chars().count() > 160 {
                     sql.push('…');
                 }
                 vec![
@@ -885,7 +902,7 @@ fn denials_table(input: &ReportInput) -> Table {
                         input.resolver.canonical(&x.user)
                     },
                     x.operation.clone(),
-                    x.resource.chars().take(200).collect(),
+                    input.resolver.text(&x.resource).chars().take(200).collect(),
                 ]
             })
             .collect(),
@@ -1034,7 +1051,7 @@ fn cockpit(input: &ReportInput) -> Vec<Section> {
     };
     for x in &input.collected.buckets {
         buckets.rows.push(vec![
-            x.bucket.clone(),
+            input.resolver.text(&x.bucket).into_owned(),
             bucket_owner(input.storage, &x.bucket)
                 .map(|o| input.resolver.canonical(&o))
                 .unwrap_or_else(|| "(shared)".into()),
@@ -1053,7 +1070,7 @@ fn cockpit(input: &ReportInput) -> Vec<Section> {
             .iter()
             .take(TOP_N)
             .map(|d| Bar {
-                label: format!("{} ({})", d.database, d.server),
+                label: format!("{} ({})", input.resolver.text(&d.database), d.server),
                 values: vec![d.bytes as f64],
                 value_label: bytes(d.bytes),
             })
