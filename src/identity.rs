@@ -278,11 +278,15 @@ mod tests {
             .with_pseudonyms(Pseudonymiser::new(key.clone()).unwrap());
         let p = r.canonical("Carol@Example.org");
         assert!(p.starts_with("u-") && p.len() == 18, "{p}");
-        assert_eq!(r.canonical("carol"), p, "alias and name map to one pseudonym");
+        assert_eq!(
+            r.canonical("carol"),
+            p,
+            "alias and name map to one pseudonym"
+        );
         assert_eq!(r.team(&p), Some("finance"), "teams follow the pseudonym");
         // Stable across resolvers with the same key; different under another key.
-        let again = Resolver::new(&cfg, &BTreeMap::new())
-            .with_pseudonyms(Pseudonymiser::new(key).unwrap());
+        let again =
+            Resolver::new(&cfg, &BTreeMap::new()).with_pseudonyms(Pseudonymiser::new(key).unwrap());
         assert_eq!(again.canonical("carol"), p);
         let other = Resolver::new(&cfg, &BTreeMap::new())
             .with_pseudonyms(Pseudonymiser::new(b"another key, 16+ bytes".to_vec()).unwrap());

@@ -143,7 +143,8 @@ pub fn trino_queries(c: &Collected, r: &Resolver, redact: bool) -> Artifact {
             format_fixed(q.cpu_ns.into(), 9, 3),
             q.client.clone().unwrap_or_default(),
             if redact {
-                r.text(&super::redact::redact_sql_literals(&q.query)).into_owned()
+                r.text(&super::redact::redact_sql_literals(&q.query))
+                    .into_owned()
             } else {
                 r.text(&q.query).into_owned()
             },

@@ -1157,12 +1157,12 @@ fn frameworks(input: &ReportInput) -> Vec<Section> {
             let count = |s: ControlStatus| results.iter().filter(|c| c.status == s).count();
             let mut t = Table {
                 columns: vec![
-                    col("Control", false, 1.2),
-                    col("Title", false, 2.3),
+                    col("Control", false, 1.7),
+                    col("Title", false, 2.1),
                     col("Evidence", false, 1.5),
                     col("Status", false, 1.9),
                     col("Findings", true, 1.3),
-                    col("Evidence items / human check", false, 3.8),
+                    col("Evidence items / human check", false, 3.5),
                 ],
                 empty_text: "No controls".into(),
                 ..Default::default()
