@@ -53,7 +53,10 @@ pub struct Face {
 impl Face {
     fn parse(bytes: &[u8], name: &'static str) -> Result<Face, PdfError> {
         let mut warnings = Vec::new();
-        let parsed = ParsedFont::from_bytes(bytes, 0, &mut warnings).ok_or(PdfError::Font(name))?;
+        let mut parsed =
+            ParsedFont::from_bytes(bytes, 0, &mut warnings).ok_or(PdfError::Font(name))?;
+        // Becomes /BaseFont; without it readers list the fonts by resource id ("F1").
+        parsed.font_name = Some(name.to_string());
         if parsed.codepoint_to_glyph.is_empty() {
             // printpdf 0.10 shipped fonts that mapped nothing and rendered blank pages.
             return Err(PdfError::Font(name));

@@ -97,12 +97,33 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
         "ID",
         lopdf::Object::Array(vec![placeholder(), placeholder()]),
     );
+    clean_info(&mut lo);
     lo.compress();
     let mut out = Vec::new();
     lo.save_to(&mut out)
         .map_err(|e| PdfError::Write(e.to_string()))?;
     set_document_id(&mut out);
     Ok(out)
+}
+
+/// printpdf writes a `/GTS_PDFXVersion` even for plain PDFs, which makes readers report the
+/// file as PDF/X (it is not), plus empty Author/Subject/Keywords entries.
+fn clean_info(lo: &mut lopdf::Document) {
+    let Ok(info) = lo.trailer.get(b"Info").and_then(|o| o.as_reference()) else {
+        return;
+    };
+    if let Ok(dict) = lo.get_object_mut(info).and_then(|o| o.as_dict_mut()) {
+        dict.remove(b"GTS_PDFXVersion");
+        for key in [&b"Author"[..], b"Subject", b"Keywords", b"Identifier"] {
+            let empty = match dict.get(key) {
+                Ok(lopdf::Object::String(s, _)) => s.is_empty() || s == b"\xfe\xff",
+                _ => false,
+            };
+            if empty {
+                dict.remove(key);
+            }
+        }
+    }
 }
 
 /// Replaces the placeholder trailer `/ID` with the first 16 bytes of the SHA-256 of the file,
