@@ -235,6 +235,8 @@ fn realistic_report_renders_and_reads_back_with_poppler() {
 
     let pages = page_count(&pdf);
     assert!(pages >= 10, "400 rows need several pages, got {pages}");
+    // Subset fonts: whole DejaVu + Droid would be ~3 MB.
+    assert!(bytes.len() < 400_000, "{} bytes", bytes.len());
 
     let raw = tool("pdftotext", &["-layout", p, "-"]);
     // -layout turns gaps into runs of spaces whose length depends on the font; compare with
@@ -337,5 +339,10 @@ fn realistic_report_renders_and_reads_back_with_poppler() {
         let n = cols.len();
         assert_eq!(cols[n - 5], "yes", "font not embedded: {r}");
         assert_eq!(cols[n - 3], "yes", "font without ToUnicode: {r}");
+        assert_eq!(
+            cols[n - 4],
+            "yes",
+            "font embedded whole instead of subset: {r}"
+        );
     }
 }

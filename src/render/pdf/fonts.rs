@@ -145,6 +145,52 @@ impl Fonts {
         text.chars().map(|c| self.pick(c, style).1).sum::<f32>() * size
     }
 
+    /// A copy of the face with only the glyphs for `chars` (plus .notdef), renumbered, with
+    /// a Unicode cmap for exactly those characters. printpdf embeds whatever font it is given,
+    /// so this is what keeps a report from carrying 5 MB of unused glyphs. `None` when the
+    /// subsetter fails; the caller then embeds the whole face.
+    pub fn subset(
+        &self,
+        key: FontKey,
+        chars: &std::collections::BTreeSet<char>,
+    ) -> Option<ParsedFont> {
+        use allsorts::binary::read::ReadScope;
+        use allsorts::font_data::FontData;
+        use allsorts::subset::{subset, CmapTarget, SubsetProfile};
+
+        let face = &self.face(key).parsed;
+        let mut gids: Vec<u16> = chars
+            .iter()
+            .filter_map(|c| face.lookup_glyph_index(u32::from(*c)))
+            .filter(|g| *g != 0)
+            .collect();
+        gids.sort_unstable();
+        gids.dedup();
+        gids.insert(0, 0);
+        let scope = ReadScope::new(&face.original_bytes);
+        let file = scope.read::<FontData<'_>>().ok()?;
+        let provider = file.table_provider(0).ok()?;
+        let bytes = subset(&provider, &gids, &SubsetProfile::Pdf, CmapTarget::Unicode).ok()?;
+        let mut warnings = Vec::new();
+        let mut parsed = ParsedFont::from_bytes(&bytes, 0, &mut warnings)?;
+        // Every character must still map, or text would silently turn into .notdef.
+        if chars.iter().any(|c| {
+            face.lookup_glyph_index(u32::from(*c)).is_some()
+                && parsed.lookup_glyph_index(u32::from(*c)).is_none()
+        }) {
+            return None;
+        }
+        // The six-letter tag marks a subset (ISO 32000-1, 9.6.4); fixed per face so output
+        // stays deterministic.
+        let tag = match key {
+            FontKey::Regular => "AKKOAA",
+            FontKey::Bold => "AKKOAB",
+            FontKey::Fallback => "AKKOAC",
+        };
+        parsed.font_name = face.font_name.as_ref().map(|n| format!("{tag}+{n}"));
+        Some(parsed)
+    }
+
     /// Splits `text` into runs that share one face, each with its width at `size`.
     pub fn runs<'a>(&self, text: &'a str, style: Style, size: f32) -> Vec<(FontKey, &'a str, f32)> {
         let mut out: Vec<(FontKey, &'a str, f32)> = Vec::new();

@@ -14,7 +14,7 @@ pub mod layout;
 pub mod page;
 pub mod toc;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use printpdf::{
     Mm, OffsetDateTime, PageAnnotId, PageAnnotation, PdfDocument, PdfFont, PdfPage, PdfSaveOptions,
@@ -53,7 +53,7 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     let pages = layout_pages(doc, fonts);
     let total = pages.pages.len();
 
-    let mut used = BTreeSet::new();
+    let mut used = BTreeMap::new();
     let pdf_pages: Vec<PdfPage> = pages
         .pages
         .iter()
@@ -72,11 +72,14 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     info.metadata_date = created;
     info.producer = format!("akko-audit {}", env!("CARGO_PKG_VERSION"));
     info.creator = "akko-audit".to_string();
-    for key in used {
-        pdf.resources.fonts.map.insert(
-            page::font_id(key),
-            PdfFont::new(fonts.face(key).parsed.clone()),
-        );
+    for (key, chars) in used {
+        let parsed = fonts
+            .subset(key, &chars)
+            .unwrap_or_else(|| fonts.face(key).parsed.clone());
+        pdf.resources
+            .fonts
+            .map
+            .insert(page::font_id(key), PdfFont::new(parsed));
     }
     for (i, e) in pages.toc.iter().enumerate() {
         pdf.bookmarks.map.insert(
