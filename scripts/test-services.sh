@@ -2,6 +2,7 @@
 # Installs and starts the real servers the integration tests talk to, on a fresh Debian machine:
 #   - Prometheus + promtool (Debian package `prometheus`): the tests backfill and start their own
 #     instances on free loopback ports, so only the binaries are needed here;
+#   - poppler-utils (pdftotext, pdftoppm, pdfinfo, pdffonts) for the PDF report test;
 #   - PostgreSQL (Debian package `postgresql`): a private cluster in $STATE/pg on 127.0.0.1:15432
 #     (not the host's 5432), with the real "LiteLLM_SpendLogs" schema and the demo rows loaded.
 # Prints the env the tests read; scripts/test.sh sources it. Run as root (CI is) or via sudo.
@@ -14,6 +15,8 @@ missing=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# tests/pdf_render.rs reads the rendered PDF back with pdftotext, pdftoppm, pdfinfo and pdffonts.
+command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   apt-get update -qq >&2

@@ -458,7 +458,7 @@ mod tests {
             .iter()
             .filter(|i| matches!(i, Item::Text { text, .. } if text.ends_with(":00")))
             .count();
-        assert!(labels < 24 && labels >= 6, "{labels}");
+        assert!((6..24).contains(&labels), "{labels}");
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub struct Face {
 impl Face {
     fn parse(bytes: &[u8], name: &'static str) -> Result<Face, PdfError> {
         let mut warnings = Vec::new();
-        let parsed = ParsedFont::from_bytes(bytes, 0, &mut warnings).ok_or(PdfError::Font(name))?;
+        let mut parsed =
+            ParsedFont::from_bytes(bytes, 0, &mut warnings).ok_or(PdfError::Font(name))?;
+        // Becomes /BaseFont; without it readers list the fonts by resource id ("F1").
+        parsed.font_name = Some(name.to_string());
         if parsed.codepoint_to_glyph.is_empty() {
             // printpdf 0.10 shipped fonts that mapped nothing and rendered blank pages.
             return Err(PdfError::Font(name));
@@ -140,6 +143,52 @@ impl Fonts {
     /// Width of `text` in points at `size`.
     pub fn width(&self, text: &str, style: Style, size: f32) -> f32 {
         text.chars().map(|c| self.pick(c, style).1).sum::<f32>() * size
+    }
+
+    /// A copy of the face with only the glyphs for `chars` (plus .notdef), renumbered, with
+    /// a Unicode cmap for exactly those characters. printpdf embeds whatever font it is given,
+    /// so this is what keeps a report from carrying 5 MB of unused glyphs. `None` when the
+    /// subsetter fails; the caller then embeds the whole face.
+    pub fn subset(
+        &self,
+        key: FontKey,
+        chars: &std::collections::BTreeSet<char>,
+    ) -> Option<ParsedFont> {
+        use allsorts::binary::read::ReadScope;
+        use allsorts::font_data::FontData;
+        use allsorts::subset::{subset, CmapTarget, SubsetProfile};
+
+        let face = &self.face(key).parsed;
+        let mut gids: Vec<u16> = chars
+            .iter()
+            .filter_map(|c| face.lookup_glyph_index(u32::from(*c)))
+            .filter(|g| *g != 0)
+            .collect();
+        gids.sort_unstable();
+        gids.dedup();
+        gids.insert(0, 0);
+        let scope = ReadScope::new(&face.original_bytes);
+        let file = scope.read::<FontData<'_>>().ok()?;
+        let provider = file.table_provider(0).ok()?;
+        let bytes = subset(&provider, &gids, &SubsetProfile::Pdf, CmapTarget::Unicode).ok()?;
+        let mut warnings = Vec::new();
+        let mut parsed = ParsedFont::from_bytes(&bytes, 0, &mut warnings)?;
+        // Every character must still map, or text would silently turn into .notdef.
+        if chars.iter().any(|c| {
+            face.lookup_glyph_index(u32::from(*c)).is_some()
+                && parsed.lookup_glyph_index(u32::from(*c)).is_none()
+        }) {
+            return None;
+        }
+        // The six-letter tag marks a subset (ISO 32000-1, 9.6.4); fixed per face so output
+        // stays deterministic.
+        let tag = match key {
+            FontKey::Regular => "AKKOAA",
+            FontKey::Bold => "AKKOAB",
+            FontKey::Fallback => "AKKOAC",
+        };
+        parsed.font_name = face.font_name.as_ref().map(|n| format!("{tag}+{n}"));
+        Some(parsed)
     }
 
     /// Splits `text` into runs that share one face, each with its width at `size`.

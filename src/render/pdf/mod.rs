@@ -14,7 +14,7 @@ pub mod layout;
 pub mod page;
 pub mod toc;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use printpdf::{
     Mm, OffsetDateTime, PageAnnotId, PageAnnotation, PdfDocument, PdfFont, PdfPage, PdfSaveOptions,
@@ -53,7 +53,7 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     let pages = layout_pages(doc, fonts);
     let total = pages.pages.len();
 
-    let mut used = BTreeSet::new();
+    let mut used = BTreeMap::new();
     let pdf_pages: Vec<PdfPage> = pages
         .pages
         .iter()
@@ -72,11 +72,14 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     info.metadata_date = created;
     info.producer = format!("akko-audit {}", env!("CARGO_PKG_VERSION"));
     info.creator = "akko-audit".to_string();
-    for key in used {
-        pdf.resources.fonts.map.insert(
-            page::font_id(key),
-            PdfFont::new(fonts.face(key).parsed.clone()),
-        );
+    for (key, chars) in used {
+        let parsed = fonts
+            .subset(key, &chars)
+            .unwrap_or_else(|| fonts.face(key).parsed.clone());
+        pdf.resources
+            .fonts
+            .map
+            .insert(page::font_id(key), PdfFont::new(parsed));
     }
     for (i, e) in pages.toc.iter().enumerate() {
         pdf.bookmarks.map.insert(
@@ -97,12 +100,33 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
         "ID",
         lopdf::Object::Array(vec![placeholder(), placeholder()]),
     );
+    clean_info(&mut lo);
     lo.compress();
     let mut out = Vec::new();
     lo.save_to(&mut out)
         .map_err(|e| PdfError::Write(e.to_string()))?;
     set_document_id(&mut out);
     Ok(out)
+}
+
+/// printpdf writes a `/GTS_PDFXVersion` even for plain PDFs, which makes readers report the
+/// file as PDF/X (it is not), plus empty Author/Subject/Keywords entries.
+fn clean_info(lo: &mut lopdf::Document) {
+    let Ok(info) = lo.trailer.get(b"Info").and_then(|o| o.as_reference()) else {
+        return;
+    };
+    if let Ok(dict) = lo.get_object_mut(info).and_then(|o| o.as_dict_mut()) {
+        dict.remove(b"GTS_PDFXVersion");
+        for key in [&b"Author"[..], b"Subject", b"Keywords", b"Identifier"] {
+            let empty = match dict.get(key) {
+                Ok(lopdf::Object::String(s, _)) => s.is_empty() || s == b"\xfe\xff",
+                _ => false,
+            };
+            if empty {
+                dict.remove(key);
+            }
+        }
+    }
 }
 
 /// Replaces the placeholder trailer `/ID` with the first 16 bytes of the SHA-256 of the file,

@@ -2,7 +2,7 @@
 //! Layout code only ever produces [`Item`]s; the flip to PDF's bottom-up y axis, font runs and
 //! graphics-state hygiene live here in one place.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use printpdf::{
     Color, FontId, Line, LineDashPattern, LinePoint, Op, PaintMode, PdfFontHandle, Point, Pt, Rect,
@@ -183,9 +183,13 @@ pub fn footer(title: &str, page: usize, pages: usize, fonts: &Fonts) -> Vec<Item
     ]
 }
 
-/// Converts one page's items to printpdf ops and records which faces were used, so unused
-/// fonts are not embedded.
-pub fn to_ops(items: &[Item], fonts: &Fonts, used: &mut BTreeSet<FontKey>) -> Vec<Op> {
+/// Converts one page's items to printpdf ops and records which characters each face drew, so
+/// unused fonts are not embedded and used ones can be subset.
+pub fn to_ops(
+    items: &[Item],
+    fonts: &Fonts,
+    used: &mut BTreeMap<FontKey, BTreeSet<char>>,
+) -> Vec<Op> {
     let mut ops = Vec::with_capacity(items.len() * 6);
     for item in items {
         match item {
@@ -204,7 +208,7 @@ pub fn to_ops(items: &[Item], fonts: &Fonts, used: &mut BTreeSet<FontKey>) -> Ve
                 ops.push(Op::SetFillColor { col: colour(*c) });
                 let mut pen = *x;
                 for (key, run, w) in fonts.runs(text, *style, *size) {
-                    used.insert(key);
+                    used.entry(key).or_default().extend(run.chars());
                     ops.push(Op::SetFont {
                         font: PdfFontHandle::External(font_id(key)),
                         size: Pt(*size),
