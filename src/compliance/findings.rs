@@ -607,7 +607,7 @@ mod tests {
     #[test]
     fn densest_burst() {
         let m = 60_000_000_000i64;
-        let times = [0, 1 * m, 20 * m, 21 * m, 22 * m, 29 * m, 30 * m, 60 * m];
+        let times = [0, m, 20 * m, 21 * m, 22 * m, 29 * m, 30 * m, 60 * m];
         // 10-minute window: 20,21,22,29 (30 is 10 min after 20: excluded, half-open).
         assert_eq!(densest(&times, 10 * m), (2, 4));
         assert_eq!(densest(&[], 10 * m), (0, 0));

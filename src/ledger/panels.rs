@@ -111,9 +111,14 @@ impl Panels {
                 ((from - start) / bucket_ns) as usize,
                 ((to - 1 - start) / bucket_ns) as usize,
             );
-            for i in first..=last.min(n - 1) {
-                p.active_sessions[i] += 1;
-                online[i].insert(resolver.canonical(&s.user));
+            let user = resolver.canonical(&s.user);
+            let last = last.min(n - 1);
+            for (active, users) in p.active_sessions[first..=last]
+                .iter_mut()
+                .zip(&mut online[first..=last])
+            {
+                *active += 1;
+                users.insert(user.clone());
             }
         }
         p.online_users = online.iter().map(|s| s.len() as i64).collect();
