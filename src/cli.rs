@@ -70,6 +70,9 @@ struct RunArgs {
     /// Output folder (default: output.dir of the config, else ./out).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Mail the report even if the evidence store records that this window was already mailed.
+    #[arg(long)]
+    force_mail: bool,
 }
 
 #[derive(Args)]
@@ -182,6 +185,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
         out_dir,
         now,
         clock: Utc::now(),
+        force_mail: a.force_mail,
     })?;
     let c = &outcome.collected;
     println!("window   {window}");

@@ -4,6 +4,8 @@
 //! costs a clear message and exit 2 instead of a half-run job. Secrets never live in the file:
 //! only the *name* of an env var or the path of a mounted secret file.
 
+pub mod delivery;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,6 +41,9 @@ struct RawConfig {
     privacy: RawPrivacy,
     #[serde(default)]
     findings: crate::compliance::thresholds::RawThresholds,
+    s3: Option<delivery::RawS3>,
+    signing: Option<delivery::RawSigning>,
+    pushgateway: Option<delivery::RawPushgateway>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,7 +70,15 @@ struct RawEmail {
     to: Vec<String>,
     #[serde(default)]
     cc: Vec<String>,
+    reply_to: Option<String>,
     subject_prefix: Option<String>,
+    /// CSVs are attached as one zip up to this size (`"10MiB"`); above it the mail carries
+    /// presigned S3 links instead.
+    attach_csv_max: Option<String>,
+    /// Lifetime of those links (`"7d"`; S3 allows at most 7 days).
+    link_expiry: Option<String>,
+    #[serde(default)]
+    smtp: delivery::RawSmtp,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,7 +196,12 @@ pub struct EmailConfig {
     pub from: lettre::message::Mailbox,
     pub to: Vec<lettre::message::Mailbox>,
     pub cc: Vec<lettre::message::Mailbox>,
+    pub reply_to: Option<lettre::message::Mailbox>,
     pub subject_prefix: String,
+    pub attach_csv_max: u64,
+    pub link_expiry: Duration,
+    /// `None`: the message is written as `mail.eml` into the run folder (local mode).
+    pub smtp: Option<delivery::SmtpConfig>,
 }
 
 /// Where a source's data comes from.
@@ -310,6 +328,12 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// Thresholds of the findings rules (`[findings]`).
     pub findings: crate::compliance::thresholds::Thresholds,
+    /// The evidence store (`[s3]`); `None`: the run folder is the only copy.
+    pub s3: Option<delivery::S3Config>,
+    /// Ed25519 key for `manifest.json.sig` (`[signing]`).
+    pub signing: Option<delivery::SigningConfig>,
+    /// Job metrics pushed at the end (`[pushgateway]`).
+    pub pushgateway: Option<delivery::PushgatewayConfig>,
 }
 
 /// GDPR minimisation options; all off by default.
@@ -470,10 +494,22 @@ fn validate(
             sources.push(validate_source(kind, rs, base, &backends)?);
         }
     }
-    let email = raw.email.map(validate_email).transpose()?;
+    let email = raw.email.map(|e| validate_email(e, base)).transpose()?;
+    let s3 = raw.s3.map(|r| delivery::validate_s3(r, base)).transpose()?;
+    let signing = raw
+        .signing
+        .map(|r| delivery::validate_signing(r, base))
+        .transpose()?;
+    let pushgateway = raw
+        .pushgateway
+        .map(delivery::validate_pushgateway)
+        .transpose()?;
     let findings = crate::compliance::thresholds::validate(raw.findings)?;
     Ok(Config {
         findings,
+        s3,
+        signing,
+        pushgateway,
         privacy: validate_privacy(raw.privacy, base)?,
         email,
         path: path.to_path_buf(),
@@ -486,7 +522,7 @@ fn validate(
     })
 }
 
-fn validate_email(raw: RawEmail) -> Result<EmailConfig, InputError> {
+fn validate_email(raw: RawEmail, base: &Path) -> Result<EmailConfig, InputError> {
     let mailbox = |field: String, v: &str| {
         v.parse::<lettre::message::Mailbox>().map_err(|e| {
             InputError::invalid(
@@ -511,9 +547,30 @@ fn validate_email(raw: RawEmail) -> Result<EmailConfig, InputError> {
         from: mailbox("email.from".into(), &raw.from)?,
         to: list("to", &raw.to)?,
         cc: list("cc", &raw.cc)?,
+        reply_to: raw
+            .reply_to
+            .as_deref()
+            .map(|a| mailbox("email.reply_to".into(), a))
+            .transpose()?,
         subject_prefix: raw
             .subject_prefix
             .unwrap_or_else(|| "[AKKO audit]".to_string()),
+        attach_csv_max: match raw.attach_csv_max {
+            None => 10 << 20,
+            Some(s) => delivery::parse_size(&s)
+                .map_err(|e| InputError::invalid("email.attach_csv_max", e))?,
+        },
+        link_expiry: {
+            let d = parse_duration_field("email.link_expiry", raw.link_expiry, 7 * 86_400)?;
+            if d > Duration::from_secs(7 * 86_400) || d.is_zero() {
+                return Err(InputError::invalid(
+                    "email.link_expiry",
+                    "must be between 1s and 7d (the longest an S3 presigned URL may live)",
+                ));
+            }
+            d
+        },
+        smtp: delivery::validate_smtp(raw.smtp, base)?,
     })
 }
 

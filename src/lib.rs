@@ -17,4 +17,5 @@ pub mod ledger;
 pub mod render;
 pub mod run;
 pub mod sources;
+pub mod verify;
 pub mod window;

@@ -9,12 +9,12 @@ use crate::collect::{collect, Collected};
 use crate::compliance::catalog::{self, Catalog};
 use crate::compliance::findings::{self, Finding, FindingsInput};
 use crate::config::Config;
-use crate::deliver::local;
+use crate::deliver::{deliver, DeliveryContext};
 use crate::error::ExitStatus;
 use crate::identity::{Pseudonymiser, Resolver};
 use crate::ledger::panels::Panels;
 use crate::ledger::{self, Ledger};
-use crate::render::{compliance, csv, mail, manifest, pdf, report, Artifact};
+use crate::render::{compliance, csv, mail, manifest, pdf, report, signature, Artifact};
 use crate::sources::{Completeness, SourceKind};
 use crate::window::Window;
 
@@ -26,6 +26,8 @@ pub struct RunRequest {
     pub now: DateTime<Utc>,
     /// The real time, for the servers' retention horizons.
     pub clock: DateTime<Utc>,
+    /// Mail even if the evidence store says this window was already mailed.
+    pub force_mail: bool,
 }
 
 pub struct RunOutcome {
@@ -67,6 +69,7 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         out_dir,
         now,
         clock,
+        force_mail,
     } = req;
     info!(window = %window, out = %out_dir.display(), "run started");
     // A broken catalog is a broken build, but say so before reading anything.
@@ -81,6 +84,15 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
             let key = k.read("privacy.pseudonym_key")?;
             Pseudonymiser::new(key)
                 .map_err(|e| crate::error::InputError::invalid("privacy.pseudonym_key", e))
+        })
+        .transpose()?;
+    let signing_key = config
+        .signing
+        .as_ref()
+        .map(|s| {
+            let secret = s.key.read("signing.key")?;
+            signature::signing_key(&secret)
+                .map_err(|e| crate::error::InputError::invalid("signing.key", e))
         })
         .transpose()?;
     let collected = collect(&config, &window, clock);
@@ -135,42 +147,57 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         rows: 0,
     });
     let manifest = manifest::render(&window, now, &reports, &ledger.unresolved, &artifacts);
-    // The mail quotes the manifest's hash, so it is rendered after it and is not listed in it.
-    let mail = config
-        .email
-        .as_ref()
-        .map(|cfg| {
-            let attachments = artifacts
-                .iter()
-                .filter(|a| a.name == "usage_by_user.csv" || a.name == "chargeback_by_team.csv")
-                .collect();
-            mail::render(
-                cfg,
-                &mail::MailInput {
-                    window: &window,
-                    now,
-                    ledger: &ledger,
-                    reports: &reports,
-                    manifest_sha256: &manifest::sha256_hex(&manifest.bytes),
-                    out_dir: &out_dir.display().to_string(),
-                    attachments,
+    // The signature travels with the set; the manifest is still the last file written.
+    if let Some(key) = &signing_key {
+        artifacts.push(signature::sign(key, &manifest.bytes));
+    }
+    let complete = reports.iter().all(|r| r.status == Completeness::Complete);
+    let ctx = DeliveryContext {
+        config: &config,
+        window: &window,
+        now,
+        out_dir: &out_dir,
+        force_mail,
+    };
+    let delivered = deliver(&ctx, &artifacts, &manifest, |location, links, zip| {
+        let Some(cfg) = config.email.as_ref() else {
+            return Ok(None);
+        };
+        mail::render(
+            cfg,
+            &mail::MailInput {
+                window: &window,
+                now,
+                ledger: &ledger,
+                reports: &reports,
+                manifest_sha256: &manifest::sha256_hex(&manifest.bytes),
+                findings: &findings,
+                evidence_location: location,
+                pdf: artifacts.iter().find(|a| a.name == "report.pdf"),
+                zip_csvs: if zip {
+                    artifacts
+                        .iter()
+                        .filter(|a| a.name.ends_with(".csv"))
+                        .collect()
+                } else {
+                    Vec::new()
                 },
-            )
-        })
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("rendering the report mail: {e}"))?;
-    let delivered = local::deliver(&out_dir, &artifacts, &manifest).and_then(|()| {
-        mail.as_ref()
-            .map_or(Ok(()), |m| local::write_eml(&out_dir, m))
+                links_expire: (!links.is_empty()).then(|| {
+                    now + chrono::Duration::from_std(cfg.link_expiry)
+                        .unwrap_or(chrono::Duration::MAX)
+                }),
+                links,
+            },
+        )
+        .map(Some)
     });
     let status = match delivered {
         Err(e) => {
             tracing::error!(error = %e, "delivery failed");
+            eprintln!("delivery failed: {e:#}");
             ExitStatus::DeliveryFailed
         }
-        Ok(()) if reports.iter().all(|r| r.status == Completeness::Complete) => {
-            ExitStatus::Complete
-        }
+        Ok(()) if complete => ExitStatus::Complete,
         Ok(()) => ExitStatus::Partial,
     };
     info!(users = ledger.rows.len(), findings = findings.len(), status = ?status, "run finished");

@@ -36,9 +36,17 @@ pub struct MailInput<'a> {
     pub ledger: &'a Ledger,
     pub reports: &'a [&'a SourceReport],
     pub manifest_sha256: &'a str,
-    pub out_dir: &'a str,
-    /// Attached as they are (already rendered CSVs).
-    pub attachments: Vec<&'a Artifact>,
+    pub findings: &'a [crate::compliance::findings::Finding],
+    /// Where the evidence set lives: `s3://bucket/prefix/` when uploaded, else the run folder.
+    pub evidence_location: &'a str,
+    /// `report.pdf`, attached as it is.
+    pub pdf: Option<&'a Artifact>,
+    /// CSVs to attach as one zip; empty when they travel as links instead.
+    pub zip_csvs: Vec<&'a Artifact>,
+    /// `(file name, presigned URL)` for CSVs too large to attach.
+    pub links: Vec<(String, String)>,
+    /// When those links stop working.
+    pub links_expire: Option<DateTime<Utc>>,
 }
 
 pub fn render(cfg: &EmailConfig, m: &MailInput) -> Result<Artifact, String> {
@@ -108,7 +116,7 @@ pub fn render(cfg: &EmailConfig, m: &MailInput) -> Result<Artifact, String> {
     }
     body.push_str(&format!(
         "\nEvidence    {}\nmanifest.json SHA-256 {}\n",
-        m.out_dir, m.manifest_sha256
+        m.evidence_location, m.manifest_sha256
     ));
 
     let tag = &m.manifest_sha256[..16.min(m.manifest_sha256.len())];
@@ -116,7 +124,7 @@ pub fn render(cfg: &EmailConfig, m: &MailInput) -> Result<Artifact, String> {
         .boundary(format!("akko-audit-{tag}"))
         .singlepart(SinglePart::plain(body));
     let csv = ContentType::parse("text/csv; charset=utf-8").map_err(|e| e.to_string())?;
-    for a in &m.attachments {
+    for a in &m.zip_csvs {
         parts =
             parts.singlepart(Attachment::new(a.name.clone()).body(a.bytes.clone(), csv.clone()));
     }

@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod pdf;
 pub mod redact;
 pub mod report;
+pub mod signature;
 
 /// One output file of a run.
 #[derive(Debug, Clone)]
