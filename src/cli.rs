@@ -42,6 +42,10 @@ enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check a delivered evidence set: every file against manifest.json's SHA-256 and size, the
+    /// evidence digest the PDF quotes, and the manifest's Ed25519 signature. Prints what does
+    /// not match; exit 0 only when everything matches.
+    Verify(VerifyArgs),
     /// Probe every configured source (reachability, auth, one tiny query) and print latencies.
     /// Exit 0 only when every probe passes.
     Check {
@@ -73,6 +77,22 @@ struct RunArgs {
     /// Mail the report even if the evidence store records that this window was already mailed.
     #[arg(long)]
     force_mail: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// A run folder, or `s3://bucket/prefix` of an uploaded set (needs --config for the endpoint
+    /// and credentials).
+    target: String,
+    /// The signer's Ed25519 public key: PEM (`openssl pkey -in key.pem -pubout`) or 64 hex digits.
+    #[arg(long)]
+    public_key: Option<PathBuf>,
+    /// Check hashes only; without this, a set whose signature was not checked fails.
+    #[arg(long)]
+    hashes_only: bool,
+    /// Config with the `[s3]` section (s3:// targets only).
+    #[arg(long, env = "AKKO_AUDIT_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -115,6 +135,7 @@ pub fn main() -> ExitStatus {
         Command::Window(a) => cmd_window(a),
         Command::Config(ConfigCommand::Check { config }) => cmd_config_check(config),
         Command::Check { config } => cmd_check(config),
+        Command::Verify(a) => cmd_verify(a),
     };
     match result {
         Ok(status) => status,
@@ -212,6 +233,61 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
     println!("status   {verdict}");
     println!("output   {}", outcome.out_dir.display());
     Ok(outcome.status)
+}
+
+fn cmd_verify(a: VerifyArgs) -> anyhow::Result<ExitStatus> {
+    use crate::verify::{verify, EvidenceStore, Folder};
+    let key = a
+        .public_key
+        .as_deref()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                InputError::invalid("--public-key", format!("cannot read {}: {e}", p.display()))
+            })?;
+            crate::render::signature::verifying_key(&text)
+                .map_err(|e| InputError::invalid("--public-key", e))
+        })
+        .transpose()?;
+    if key.is_none() && !a.hashes_only {
+        return Err(InputError::invalid(
+            "--public-key",
+            "is needed to check the manifest's signature (or pass --hashes-only to check the files only)",
+        )
+        .into());
+    }
+    let store: Box<dyn EvidenceStore> = if a.target.starts_with("s3://") {
+        let path = a.config.as_deref().ok_or_else(|| {
+            InputError::invalid("--config", "an s3:// target needs the config with the [s3] section")
+        })?;
+        let config = Config::load(path)?;
+        let s3 = config
+            .s3
+            .as_ref()
+            .ok_or_else(|| InputError::invalid("s3", "the config has no [s3] section"))?;
+        crate::deliver::s3::evidence_store(s3, &a.target)
+            .map_err(|e| InputError::invalid("target", e))?
+    } else {
+        let dir = PathBuf::from(&a.target);
+        if !dir.is_dir() {
+            return Err(InputError::invalid(
+                "target",
+                format!("{} is not a folder (or an s3:// URL)", dir.display()),
+            )
+            .into());
+        }
+        Box::new(Folder(dir))
+    };
+    let v = verify(store.as_ref(), key.as_ref())?;
+    for line in v.describe() {
+        println!("{line}");
+    }
+    if v.passed(!a.hashes_only) {
+        println!("VERIFIED");
+        Ok(ExitStatus::Complete)
+    } else {
+        println!("NOT VERIFIED");
+        Ok(ExitStatus::Failure)
+    }
 }
 
 fn cmd_window(a: WindowArgs) -> anyhow::Result<ExitStatus> {
