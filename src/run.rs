@@ -9,12 +9,14 @@ use crate::collect::{collect, Collected};
 use crate::compliance::catalog::{self, Catalog};
 use crate::compliance::findings::{self, Finding, FindingsInput};
 use crate::config::Config;
-use crate::deliver::{deliver, DeliveryContext};
+use crate::deliver::{deliver, pushgateway, DeliveryContext};
 use crate::error::ExitStatus;
 use crate::identity::{Pseudonymiser, Resolver};
 use crate::ledger::panels::Panels;
 use crate::ledger::{self, Ledger};
-use crate::render::{compliance, csv, mail, manifest, pdf, report, signature, Artifact};
+use crate::render::{
+    compliance, csv, job_metrics, mail, manifest, pdf, report, signature, Artifact,
+};
 use crate::sources::{Completeness, SourceKind};
 use crate::window::Window;
 
@@ -71,6 +73,7 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         clock,
         force_mail,
     } = req;
+    let started = std::time::Instant::now();
     info!(window = %window, out = %out_dir.display(), "run started");
     // A broken catalog is a broken build, but say so before reading anything.
     let catalog = Catalog::load()?;
@@ -200,6 +203,20 @@ pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
         Ok(()) if complete => ExitStatus::Complete,
         Ok(()) => ExitStatus::Partial,
     };
+    if let Some(pg) = &config.pushgateway {
+        let body = job_metrics::render(&job_metrics::JobMetrics {
+            finished_at: Utc::now(),
+            duration_seconds: started.elapsed().as_secs_f64(),
+            exit_code: status as i32,
+            reports: &reports,
+            findings: &findings,
+            users: ledger.rows.len(),
+        });
+        match pushgateway::push(pg, window.period_label(), body) {
+            Ok(()) => info!(url = %pg.url, "job metrics pushed"),
+            Err(e) => tracing::warn!(error = %e, "job metrics not pushed"),
+        }
+    }
     info!(users = ledger.rows.len(), findings = findings.len(), status = ?status, "run finished");
     Ok(RunOutcome {
         status,

@@ -9,6 +9,7 @@
 
 pub mod email;
 pub mod local;
+pub mod pushgateway;
 pub mod s3;
 
 use std::path::Path;

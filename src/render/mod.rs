@@ -4,6 +4,7 @@
 pub mod compliance;
 pub mod csv;
 pub mod mail;
+pub mod job_metrics;
 pub mod manifest;
 pub mod pdf;
 pub mod redact;
