@@ -257,7 +257,10 @@ fn cmd_verify(a: VerifyArgs) -> anyhow::Result<ExitStatus> {
     }
     let store: Box<dyn EvidenceStore> = if a.target.starts_with("s3://") {
         let path = a.config.as_deref().ok_or_else(|| {
-            InputError::invalid("--config", "an s3:// target needs the config with the [s3] section")
+            InputError::invalid(
+                "--config",
+                "an s3:// target needs the config with the [s3] section",
+            )
         })?;
         let config = Config::load(path)?;
         let s3 = config

@@ -91,6 +91,17 @@ impl Records {
 /// Reads every source of `config` for `window`, concurrently: one thread per source parses,
 /// while the HTTP backends fetch on a shared async runtime.
 ///
+fn source_bar(kind: SourceKind, backend: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner().with_message("reading");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix:<11} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(format!("{} ({backend})", kind.name()));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// `clock` is the real time, used only for the servers' retention horizons: a pinned `--at` must
 /// not make data a server has already deleted look present.
 pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collected {
@@ -112,6 +123,10 @@ pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collec
         }
     };
     let rt = runtime.handle();
+    // One spinner per source on a terminal; indicatif draws nothing when stderr is not a TTY
+    // (a CronJob's logs get the JSON "source read" events instead).
+    let progress =
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
     let results: Vec<(SourceKind, String, Driven)> = std::thread::scope(|scope| {
         let handles: Vec<_> = config
             .sources
@@ -122,7 +137,18 @@ pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collec
                 (
                     kind,
                     backend,
-                    scope.spawn(move || read_source(config, sc, window, rt, clock)),
+                    scope.spawn({
+                        let bar = progress.add(source_bar(kind, sc.backend.name()));
+                        move || {
+                            let driven = read_source(config, sc, window, rt, clock);
+                            let (_, result, tally) = &driven;
+                            bar.finish_with_message(match result {
+                                Ok(_) => format!("done, {} read", tally.lines_read),
+                                Err(e) => format!("FAILED after {} read: {e}", tally.lines_read),
+                            });
+                            driven
+                        }
+                    }),
                 )
             })
             .collect();

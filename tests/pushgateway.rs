@@ -89,10 +89,18 @@ fn a_run_pushes_its_metrics_and_a_failed_run_keeps_the_last_success() {
     );
     let out = tmp.path().join("out");
     let o = run(&cfg, &out, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = metrics(&gw.addr);
     let group = [("job", "akko-audit"), ("period", "daily")];
-    assert_eq!(sample(&text, "akko_audit_last_run_exit_code", &group), Some(0.0));
+    assert_eq!(
+        sample(&text, "akko_audit_last_run_exit_code", &group),
+        Some(0.0)
+    );
     let success = sample(&text, "akko_audit_last_success_timestamp_seconds", &group)
         .expect("a complete run sets the last success time");
     assert!(success > 1.7e9, "{success}");
@@ -121,30 +129,50 @@ fn a_run_pushes_its_metrics_and_a_failed_run_keeps_the_last_success() {
             .count();
         let mut labels = group.to_vec();
         labels.push(("severity", sev));
-        assert_eq!(sample(&text, "akko_audit_findings", &labels), Some(n as f64));
+        assert_eq!(
+            sample(&text, "akko_audit_findings", &labels),
+            Some(n as f64)
+        );
     }
 
     // A partial run (trino unreadable: a file that is a directory) pushes exit code 3 and
     // leaves the last success time as it was.
     std::thread::sleep(Duration::from_millis(1100));
     let broken = std::fs::read_to_string(&cfg).unwrap().replace(
-        &format!("{}/trino.jsonl", support::job::demo("").display().to_string().trim_end_matches('/')),
+        &format!(
+            "{}/trino.jsonl",
+            support::job::demo("")
+                .display()
+                .to_string()
+                .trim_end_matches('/')
+        ),
         tmp.path().to_str().unwrap(),
     );
     assert_ne!(broken, std::fs::read_to_string(&cfg).unwrap());
     let cfg2 = tmp.path().join("partial.toml");
     std::fs::write(&cfg2, broken).unwrap();
     let o = run(&cfg2, &tmp.path().join("out2"), &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = metrics(&gw.addr);
-    assert_eq!(sample(&text, "akko_audit_last_run_exit_code", &group), Some(3.0));
+    assert_eq!(
+        sample(&text, "akko_audit_last_run_exit_code", &group),
+        Some(3.0)
+    );
     assert_eq!(
         sample(&text, "akko_audit_last_success_timestamp_seconds", &group),
         Some(success)
     );
     let mut trino = group.to_vec();
     trino.push(("source", "trino"));
-    assert_eq!(sample(&text, "akko_audit_source_complete", &trino), Some(0.0));
+    assert_eq!(
+        sample(&text, "akko_audit_source_complete", &trino),
+        Some(0.0)
+    );
 }
 
 #[test]
@@ -159,7 +187,12 @@ fn a_gateway_that_is_down_does_not_fail_the_run() {
         ),
     );
     let o = run(&cfg, &tmp.path().join("out"), &[("AKKO_AUDIT_LOG", "warn")]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("job metrics not pushed"),
         "the failed push is logged"

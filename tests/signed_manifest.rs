@@ -10,8 +10,15 @@ use std::process::{Command, Output};
 use support::job::{demo_config_absolute, run, write_config};
 
 fn openssl(args: &[&str]) {
-    let o = Command::new("openssl").args(args).output().expect("openssl");
-    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn verify(args: &[&str]) -> Output {
@@ -35,8 +42,21 @@ fn text(o: &Output) -> String {
 fn signed_run(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let key = dir.join("signing.pem");
     let public = dir.join("signing.pub.pem");
-    openssl(&["genpkey", "-algorithm", "ed25519", "-out", key.to_str().unwrap()]);
-    openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
     let cfg = write_config(
         dir,
         &format!(
@@ -70,7 +90,11 @@ fn a_signed_set_verifies_here_and_with_openssl() {
         "-sigfile",
         out.join("manifest.json.sig").to_str().unwrap(),
     ]);
-    let o = verify(&[out.to_str().unwrap(), "--public-key", public.to_str().unwrap()]);
+    let o = verify(&[
+        out.to_str().unwrap(),
+        "--public-key",
+        public.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let t = text(&o);
     assert!(t.contains("signature valid"), "{t}");
@@ -119,18 +143,39 @@ fn verify_names_what_changed() {
         manifest.replace("\"status\": \"complete\"", "\"status\": \"complete\" "),
     )
     .unwrap();
-    let o = verify(&[out2.to_str().unwrap(), "--public-key", public2.to_str().unwrap()]);
+    let o = verify(&[
+        out2.to_str().unwrap(),
+        "--public-key",
+        public2.to_str().unwrap(),
+    ]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("SIGNATURE INVALID"), "{t}");
     // Another signer's key does not verify it either.
     let other = tmp2.path().join("other.pem");
     let other_pub = tmp2.path().join("other.pub.pem");
-    openssl(&["genpkey", "-algorithm", "ed25519", "-out", other.to_str().unwrap()]);
-    openssl(&["pkey", "-in", other.to_str().unwrap(), "-pubout", "-out", other_pub.to_str().unwrap()]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        other.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        other.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        other_pub.to_str().unwrap(),
+    ]);
     let tmp3 = tempfile::tempdir().unwrap();
     let (out3, _) = signed_run(tmp3.path());
-    let o = verify(&[out3.to_str().unwrap(), "--public-key", other_pub.to_str().unwrap()]);
+    let o = verify(&[
+        out3.to_str().unwrap(),
+        "--public-key",
+        other_pub.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
@@ -155,12 +200,18 @@ fn verify_refuses_unchecked_signatures_and_bad_keys() {
     // A signing key that is not a key: exit 2 before anything is read or written.
     let cfg = write_config(
         tmp.path(),
-        &format!("{}\n[signing]\nkey_env = \"AKKO_TEST_SIGNING_KEY\"\n", demo_config_absolute()),
+        &format!(
+            "{}\n[signing]\nkey_env = \"AKKO_TEST_SIGNING_KEY\"\n",
+            demo_config_absolute()
+        ),
     );
     let out2 = tmp.path().join("out2");
     let o = run(&cfg, &out2, &[("AKKO_TEST_SIGNING_KEY", "not-a-key")]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("signing.key"));
-    assert!(!text(&o).contains("not-a-key"), "the secret must not be echoed");
+    assert!(
+        !text(&o).contains("not-a-key"),
+        "the secret must not be echoed"
+    );
     assert!(!out2.exists());
 }

@@ -3,8 +3,8 @@
 
 pub mod compliance;
 pub mod csv;
-pub mod mail;
 pub mod job_metrics;
+pub mod mail;
 pub mod manifest;
 pub mod pdf;
 pub mod redact;
