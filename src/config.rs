@@ -4,6 +4,7 @@
 //! costs a clear message and exit 2 instead of a half-run job. Secrets never live in the file:
 //! only the *name* of an env var or the path of a mounted secret file.
 
+pub mod chargeback;
 pub mod delivery;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,16 @@ struct RawConfig {
     s3: Option<delivery::RawS3>,
     signing: Option<delivery::RawSigning>,
     pushgateway: Option<delivery::RawPushgateway>,
+    history: Option<RawHistory>,
+    chargeback: Option<chargeback::RawChargeback>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    /// Local folder of the daily Parquet history (`history/<table>/date=…/`). With `[s3]` the
+    /// history also goes to `<s3.prefix>/history/`, and longer reports read it from there.
+    dir: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -334,6 +345,10 @@ pub struct Config {
     pub signing: Option<delivery::SigningConfig>,
     /// Job metrics pushed at the end (`[pushgateway]`).
     pub pushgateway: Option<delivery::PushgatewayConfig>,
+    /// Local root of the daily history (`[history] dir`).
+    pub history_dir: Option<PathBuf>,
+    /// The rate card (`[chargeback]`); without it the chargeback has usage but no prices.
+    pub chargeback: Option<chargeback::RateCard>,
 }
 
 /// GDPR minimisation options; all off by default.
@@ -505,8 +520,11 @@ fn validate(
         .map(delivery::validate_pushgateway)
         .transpose()?;
     let findings = crate::compliance::thresholds::validate(raw.findings)?;
+    let chargeback = raw.chargeback.map(chargeback::validate).transpose()?;
     Ok(Config {
         findings,
+        history_dir: raw.history.map(|h| base.join(h.dir)),
+        chargeback,
         s3,
         signing,
         pushgateway,

@@ -12,6 +12,7 @@ pub mod compliance;
 pub mod config;
 pub mod deliver;
 pub mod error;
+pub mod history;
 pub mod identity;
 pub mod ledger;
 pub mod render;

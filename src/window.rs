@@ -24,6 +24,7 @@ pub enum Period {
     Daily,
     Weekly,
     Monthly,
+    Quarterly,
 }
 
 impl Period {
@@ -32,8 +33,9 @@ impl Period {
             "daily" => Ok(Period::Daily),
             "weekly" => Ok(Period::Weekly),
             "monthly" => Ok(Period::Monthly),
+            "quarterly" => Ok(Period::Quarterly),
             other => Err(format!(
-                "unknown period {other:?}; use one of daily, weekly, monthly"
+                "unknown period {other:?}; use one of daily, weekly, monthly, quarterly"
             )),
         }
     }
@@ -43,6 +45,7 @@ impl Period {
             Period::Daily => "daily",
             Period::Weekly => "weekly",
             Period::Monthly => "monthly",
+            Period::Quarterly => "quarterly",
         }
     }
 }
@@ -217,6 +220,10 @@ pub fn period_ending_at_or_before(
             local_date - Days::new(u64::from(local_date.weekday().num_days_from_monday()))
         }
         Period::Monthly => local_date.with_day(1).unwrap_or(local_date),
+        Period::Quarterly => {
+            let first = local_date.with_day(1).unwrap_or(local_date);
+            first - Months::new(first.month0() % 3)
+        }
     };
     // Midnight of `end_date` may still lie after t when the day starts late (a DST gap at
     // midnight); then the period before it is the one that has ended.
@@ -232,6 +239,7 @@ fn step_back(period: Period, d: NaiveDate) -> NaiveDate {
         Period::Daily => d - Days::new(1),
         Period::Weekly => d - Days::new(7),
         Period::Monthly => d - Months::new(1),
+        Period::Quarterly => d - Months::new(3),
     }
 }
 
@@ -314,6 +322,23 @@ mod tests {
         }
         // January 2027: Fridays 1 (at 02:00, after start), 8, 15, 22, 29 and Wednesday the 13th.
         assert_eq!(jan, [1, 8, 13, 15, 22, 29, 5]);
+    }
+
+    #[test]
+    fn quarters_are_calendar_quarters() {
+        let q = |t: &str| period_ending_at_or_before(Period::Quarterly, Tz::UTC, utc(t));
+        assert_eq!(
+            q("2026-12-03T12:00:00Z"),
+            (utc("2026-07-01T00:00:00Z"), utc("2026-10-01T00:00:00Z"))
+        );
+        assert_eq!(
+            q("2026-10-01T00:00:00Z"),
+            (utc("2026-07-01T00:00:00Z"), utc("2026-10-01T00:00:00Z"))
+        );
+        assert_eq!(
+            q("2026-02-15T00:00:00Z"),
+            (utc("2025-10-01T00:00:00Z"), utc("2026-01-01T00:00:00Z"))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! All figures are integers in exact units (nanoseconds, 10^-12 USD, bytes) so no sum is ever
 //! rounded twice; formatting to seconds and dollars happens once, in the renderer.
 
+pub mod chargeback;
 pub mod panels;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -328,8 +329,10 @@ pub const TEAM_COLUMNS: [(&str, Unit); 10] = [
     ("storage_bytes", Unit::Count),
 ];
 
-/// Name of the chargeback row for users in no team.
-pub const NO_TEAM: &str = "(no team)";
+/// The chargeback row for everything no team can be charged for: users in no team, the
+/// pseudo-users `(unknown)` and `(unattributed)`, and shared resources when no team exists.
+/// Never dropped: finance sees what nobody pays for.
+pub const NO_TEAM: &str = "unallocated";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamRow {

@@ -1,0 +1,435 @@
+//! A week, a month, a quarter or any span of days composed from the daily history, never from
+//! the log servers (they no longer hold it). Sums compose exactly: counts, bytes scanned, CPU,
+//! tokens and cost add up day by day; storage is the value at the period's end (the last day's
+//! end-of-day figure); peak memory is the largest daily peak. A column is known only if every
+//! day of the span is in the history and its source was complete that day — a month missing a
+//! day is not shown as the sum of the other days (that would be a plausible wrong number); the
+//! days are named and the report is PARTIAL.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
+use super::table::{Table, TableError, Values};
+use super::{
+    path, stored_name, DATABASES, LLM, SCHEMA_KEY, SCHEMA_VERSION, SOURCES, STORAGE, USAGE,
+};
+use crate::identity::looks_unresolved;
+use crate::ledger::{Ledger, LedgerRow, COLUMNS};
+use crate::sources::databases::DatabaseSize;
+use crate::sources::litellm::LlmUsage;
+use crate::sources::{Completeness, SourceKind, SourceReport, Tally};
+use crate::verify::EvidenceStore;
+use crate::window::{local_midnight, Window};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DayState {
+    Present,
+    /// No `usage_by_user` file for the day: the nightly run did not happen or failed.
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Day {
+    pub date: NaiveDate,
+    pub state: DayState,
+    /// Per source: status and error as the day's run recorded them.
+    pub sources: BTreeMap<SourceKind, (Completeness, Option<String>, u64, u64)>,
+}
+
+impl Day {
+    fn complete(&self, kind: SourceKind) -> bool {
+        self.state == DayState::Present
+            && self
+                .sources
+                .get(&kind)
+                .is_some_and(|s| s.0 == Completeness::Complete)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub bucket: String,
+    pub owner: Option<String>,
+    pub bytes: i64,
+}
+
+#[derive(Debug)]
+pub struct Composed {
+    pub ledger: Ledger,
+    pub days: Vec<Day>,
+    pub llm: Vec<LlmUsage>,
+    /// Bucket and database sizes of the last day (the period's end); empty if that day is missing.
+    pub buckets: Vec<Bucket>,
+    pub databases: Vec<DatabaseSize>,
+    /// One per source, as if the span were one read: complete only if every day was.
+    pub reports: Vec<SourceReport>,
+}
+
+impl Composed {
+    pub fn missing_days(&self) -> Vec<NaiveDate> {
+        self.days
+            .iter()
+            .filter(|d| d.state == DayState::Missing)
+            .map(|d| d.date)
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("reading {0}: {1}")]
+    Read(String, String),
+    #[error("{0}: {1}")]
+    Table(String, TableError),
+    #[error("{0}: schema version {1:?}, this tool reads {SCHEMA_VERSION}")]
+    Schema(String, String),
+    #[error("{0}: {1}")]
+    Shape(String, String),
+    #[error("the sum of {0} overflows")]
+    Overflow(String),
+}
+
+/// The local calendar days whose midnight lies in the window.
+pub fn days_of(window: &Window, tz: Tz) -> Vec<NaiveDate> {
+    let mut d = window.start.with_timezone(&tz).date_naive();
+    let mut out = Vec::new();
+    while local_midnight(tz, d) < window.end {
+        if local_midnight(tz, d) >= window.start {
+            out.push(d);
+        }
+        d = d.succ_opt().unwrap_or(d);
+        if out.len() > 3660 {
+            break;
+        }
+    }
+    out
+}
+
+fn read(store: &dyn EvidenceStore, name: &str) -> Result<Option<Table>, ComposeError> {
+    let Some(bytes) = store
+        .get(name)
+        .map_err(|e| ComposeError::Read(name.to_string(), e))?
+    else {
+        return Ok(None);
+    };
+    let t = Table::from_parquet(bytes).map_err(|e| ComposeError::Table(name.to_string(), e))?;
+    match t.meta(SCHEMA_KEY) {
+        Some(SCHEMA_VERSION) => Ok(Some(t)),
+        other => Err(ComposeError::Schema(
+            name.to_string(),
+            other.unwrap_or("none").to_string(),
+        )),
+    }
+}
+
+fn strs<'t>(t: &'t Table, name: &str, file: &str) -> Result<&'t [Option<String>], ComposeError> {
+    match t.column(name).map(|c| &c.values) {
+        Some(Values::Str(v)) => Ok(v),
+        _ => Err(ComposeError::Shape(
+            file.into(),
+            format!("no text column {name}"),
+        )),
+    }
+}
+
+fn ints<'t>(t: &'t Table, name: &str, file: &str) -> Result<&'t [Option<i64>], ComposeError> {
+    match t.column(name).map(|c| &c.values) {
+        Some(Values::Int(v)) => Ok(v),
+        _ => Err(ComposeError::Shape(
+            file.into(),
+            format!("no integer column {name}"),
+        )),
+    }
+}
+
+fn status(s: &str) -> Completeness {
+    match s {
+        "complete" => Completeness::Complete,
+        "partial" => Completeness::Partial,
+        _ => Completeness::Unavailable,
+    }
+}
+
+/// Per-user figures of one day.
+type DayRows = BTreeMap<String, (Option<String>, Vec<Option<i64>>)>;
+
+pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Composed, ComposeError> {
+    let mut days = Vec::new();
+    let mut day_rows: Vec<DayRows> = Vec::new();
+    let mut llm: BTreeMap<(String, String), LlmUsage> = BTreeMap::new();
+    let mut llm_days_ok = true;
+    for &date in dates {
+        let usage_name = path(USAGE, date);
+        let (Some(usage), Some(sources)) = (
+            read(store, &usage_name)?,
+            read(store, &path(SOURCES, date))?,
+        ) else {
+            days.push(Day {
+                date,
+                state: DayState::Missing,
+                sources: BTreeMap::new(),
+            });
+            day_rows.push(BTreeMap::new());
+            llm_days_ok = false;
+            continue;
+        };
+        let sname = path(SOURCES, date);
+        let mut srcs = BTreeMap::new();
+        let (kinds, st, err) = (
+            strs(&sources, "source", &sname)?,
+            strs(&sources, "status", &sname)?,
+            strs(&sources, "error", &sname)?,
+        );
+        let (read_, rejected) = (
+            ints(&sources, "lines_read", &sname)?,
+            ints(&sources, "lines_rejected", &sname)?,
+        );
+        for i in 0..sources.rows() {
+            if let Some(k) = kinds[i].as_deref().and_then(SourceKind::from_name) {
+                srcs.insert(
+                    k,
+                    (
+                        status(st[i].as_deref().unwrap_or("")),
+                        err[i].clone(),
+                        read_[i].unwrap_or(0) as u64,
+                        rejected[i].unwrap_or(0) as u64,
+                    ),
+                );
+            }
+        }
+        let users = strs(&usage, "user", &usage_name)?;
+        let teams = strs(&usage, "team", &usage_name)?;
+        let figures: Vec<&[Option<i64>]> = COLUMNS
+            .iter()
+            .map(|(c, _, u)| ints(&usage, &stored_name(c, *u), &usage_name))
+            .collect::<Result<_, _>>()?;
+        let mut rows = BTreeMap::new();
+        for i in 0..usage.rows() {
+            let user = users[i].clone().unwrap_or_default();
+            rows.insert(
+                user,
+                (teams[i].clone(), figures.iter().map(|f| f[i]).collect()),
+            );
+        }
+        day_rows.push(rows);
+        let day = Day {
+            date,
+            state: DayState::Present,
+            sources: srcs,
+        };
+        if day.complete(SourceKind::Litellm) {
+            if let Some(t) = read(store, &path(LLM, date))? {
+                let n = path(LLM, date);
+                let (u, m) = (strs(&t, "user", &n)?, strs(&t, "model", &n)?);
+                let cols: Vec<&[Option<i64>]> = [
+                    "requests",
+                    "failed_requests",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "total_tokens",
+                    "cost_picousd",
+                ]
+                .iter()
+                .map(|c| ints(&t, c, &n))
+                .collect::<Result<_, _>>()?;
+                for i in 0..t.rows() {
+                    let (user, model) = (
+                        u[i].clone().unwrap_or_default(),
+                        m[i].clone().unwrap_or_default(),
+                    );
+                    let e = llm
+                        .entry((user.clone(), model.clone()))
+                        .or_insert_with(|| LlmUsage {
+                            user,
+                            model,
+                            ..Default::default()
+                        });
+                    let v = |k: usize| cols[k][i].unwrap_or(0);
+                    e.requests += v(0);
+                    e.failed += v(1);
+                    e.prompt_tokens += v(2);
+                    e.completion_tokens += v(3);
+                    e.total_tokens += v(4);
+                    e.cost_units += i128::from(v(5));
+                }
+            } else {
+                llm_days_ok = false;
+            }
+        } else {
+            llm_days_ok = false;
+        }
+        days.push(day);
+    }
+
+    // Which columns are known over the whole span.
+    let known: Vec<bool> = COLUMNS
+        .iter()
+        .map(|(_, kind, _)| !days.is_empty() && days.iter().all(|d| d.complete(*kind)))
+        .collect();
+    let users: BTreeSet<&String> = day_rows.iter().flat_map(|d| d.keys()).collect();
+    let last = day_rows.len().saturating_sub(1);
+    let mut rows = Vec::new();
+    for user in users {
+        let mut team = None;
+        let mut figures = Vec::with_capacity(COLUMNS.len());
+        for (c, (name, _, _)) in COLUMNS.iter().enumerate() {
+            if !known[c] {
+                figures.push(None);
+                continue;
+            }
+            let mut values = day_rows
+                .iter()
+                .map(|d| d.get(user).and_then(|r| r.1[c]).unwrap_or(0));
+            let v = match *name {
+                "storage_bytes" => day_rows[last].get(user).and_then(|r| r.1[c]).unwrap_or(0),
+                "notebook_peak_memory_bytes" => values.max().unwrap_or(0),
+                _ => values
+                    .try_fold(0i64, i64::checked_add)
+                    .ok_or_else(|| ComposeError::Overflow(name.to_string()))?,
+            };
+            figures.push(Some(v));
+        }
+        for d in &day_rows {
+            if let Some((Some(t), _)) = d.get(user) {
+                team = Some(t.clone());
+            }
+        }
+        rows.push(LedgerRow {
+            user: user.clone(),
+            team,
+            figures,
+        });
+    }
+    let unresolved = rows
+        .iter()
+        .filter(|r| looks_unresolved(&r.user))
+        .map(|r| r.user.clone())
+        .collect();
+
+    // Sizes at the period's end: the last day's tables.
+    let mut buckets = Vec::new();
+    let mut databases = Vec::new();
+    if let Some(d) = days.last().filter(|d| d.state == DayState::Present) {
+        if let Some(t) = read(store, &path(STORAGE, d.date))? {
+            let n = path(STORAGE, d.date);
+            let (b, o, x) = (
+                strs(&t, "bucket", &n)?,
+                strs(&t, "owner", &n)?,
+                ints(&t, "bytes", &n)?,
+            );
+            for i in 0..t.rows() {
+                buckets.push(Bucket {
+                    bucket: b[i].clone().unwrap_or_default(),
+                    owner: o[i].clone(),
+                    bytes: x[i].unwrap_or(0),
+                });
+            }
+        }
+        if let Some(t) = read(store, &path(DATABASES, d.date))? {
+            let n = path(DATABASES, d.date);
+            let (db, s, x) = (
+                strs(&t, "database", &n)?,
+                strs(&t, "server", &n)?,
+                ints(&t, "bytes", &n)?,
+            );
+            for i in 0..t.rows() {
+                databases.push(DatabaseSize {
+                    database: db[i].clone().unwrap_or_default(),
+                    server: s[i].clone().unwrap_or_default(),
+                    bytes: i128::from(x[i].unwrap_or(0)),
+                });
+            }
+        }
+    }
+
+    let reports = SourceKind::ALL
+        .iter()
+        .filter(|k| !k.optional())
+        .map(|&kind| span_report(kind, &days))
+        .collect();
+    Ok(Composed {
+        ledger: Ledger { rows, unresolved },
+        llm: if llm_days_ok {
+            llm.into_values().collect()
+        } else {
+            Vec::new()
+        },
+        buckets,
+        databases,
+        reports,
+        days,
+    })
+}
+
+fn span_report(kind: SourceKind, days: &[Day]) -> SourceReport {
+    let mut tally = Tally::default();
+    let mut problems = Vec::new();
+    for d in days {
+        match (&d.state, d.sources.get(&kind)) {
+            (DayState::Missing, _) => problems.push(format!("{} not in the history", d.date)),
+            (_, None) => problems.push(format!("{}: not recorded", d.date)),
+            (_, Some((status, err, read, rejected))) => {
+                tally.lines_read += read;
+                tally.lines_rejected += rejected;
+                if *status != Completeness::Complete {
+                    problems.push(format!(
+                        "{}: {}",
+                        d.date,
+                        err.as_deref().unwrap_or("not complete")
+                    ));
+                }
+            }
+        }
+    }
+    let status = if problems.is_empty() && !days.is_empty() {
+        Completeness::Complete
+    } else if tally.lines_read > 0 {
+        Completeness::Partial
+    } else {
+        Completeness::Unavailable
+    };
+    SourceReport {
+        source: kind,
+        backend: "history".into(),
+        status,
+        tally,
+        error: (!problems.is_empty()).then(|| {
+            let mut p = problems;
+            if p.len() > 10 {
+                let more = p.len() - 10;
+                p.truncate(10);
+                p.push(format!("and {more} more"));
+            }
+            p.join("; ")
+        }),
+        notes: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_of_windows() {
+        let w = |a: &str, b: &str| {
+            Window::explicit(
+                chrono::DateTime::parse_from_rfc3339(a).unwrap().into(),
+                chrono::DateTime::parse_from_rfc3339(b).unwrap().into(),
+            )
+            .unwrap()
+        };
+        let d = days_of(&w("2026-11-23T00:00:00Z", "2026-11-30T00:00:00Z"), Tz::UTC);
+        assert_eq!(d.len(), 7);
+        assert_eq!(d[0].to_string(), "2026-11-23");
+        assert_eq!(d[6].to_string(), "2026-11-29");
+        let berlin = days_of(
+            &w("2026-10-31T23:00:00Z", "2026-11-30T23:00:00Z"),
+            chrono_tz::Europe::Berlin,
+        );
+        assert_eq!(berlin.len(), 30);
+        assert_eq!(berlin[0].to_string(), "2026-11-01");
+    }
+}

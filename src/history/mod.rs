@@ -1,0 +1,245 @@
+//! Daily history: every daily run keeps its ledger and the tables later reports need as
+//! Parquet, Hive-partitioned (`history/<table>/date=YYYY-MM-DD/part-0.parquet`), because Loki
+//! keeps 7 days and Prometheus 15: a month or a quarter can only be composed from what the
+//! nightly runs kept. Figures are stored in the ledger's exact integer units (ns, 10⁻¹² USD,
+//! bytes) with the unit in the column name; null is unknown, as in the CSV.
+
+pub mod compose;
+pub mod table;
+
+use chrono::NaiveDate;
+
+use crate::collect::Collected;
+use crate::config::StorageConfig;
+use crate::identity::{bucket_owner, Resolver};
+use crate::ledger::{Ledger, Unit, COLUMNS};
+use crate::render::Artifact;
+use crate::sources::litellm::LlmUsage;
+use crate::sources::{Completeness, SourceReport};
+use crate::window::{rfc3339, Window};
+use table::{Column, Table, TableError};
+
+/// Bumped when a table's columns change; written into every file's footer.
+pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_KEY: &str = "akko_audit.schema_version";
+
+pub const USAGE: &str = "usage_by_user";
+pub const LLM: &str = "llm_usage_by_user_model";
+pub const STORAGE: &str = "storage_by_bucket";
+pub const DATABASES: &str = "database_sizes";
+pub const SOURCES: &str = "sources";
+pub const TABLES: [&str; 5] = [USAGE, LLM, STORAGE, DATABASES, SOURCES];
+
+/// The key of one day's table, relative to the history root.
+pub fn path(table: &str, date: NaiveDate) -> String {
+    format!(
+        "history/{table}/date={}/part-0.parquet",
+        date.format("%Y-%m-%d")
+    )
+}
+
+/// The Parquet column of a ledger column: exact units, named so a SQL reader cannot mistake
+/// nanoseconds for seconds.
+pub fn stored_name(column: &str, unit: Unit) -> String {
+    match unit {
+        Unit::Count => column.to_string(),
+        Unit::NanosAsSeconds => format!("{}_nanos", column.trim_end_matches("_seconds")),
+        Unit::PicoUsd => format!("{}_picousd", column.trim_end_matches("_usd")),
+    }
+}
+
+pub struct DailyInput<'a> {
+    pub window: &'a Window,
+    pub date: NaiveDate,
+    pub ledger: &'a Ledger,
+    pub llm_by_user_model: &'a [LlmUsage],
+    pub collected: &'a Collected,
+    pub resolver: &'a Resolver,
+    pub storage: &'a StorageConfig,
+    pub reports: &'a [&'a SourceReport],
+}
+
+fn metadata(w: &Window) -> Vec<(String, String)> {
+    vec![
+        (SCHEMA_KEY.into(), SCHEMA_VERSION.into()),
+        ("akko_audit.window_start".into(), rfc3339(w.start)),
+        ("akko_audit.window_end".into(), rfc3339(w.end)),
+        (
+            "akko_audit.tool_version".into(),
+            env!("CARGO_PKG_VERSION").into(),
+        ),
+    ]
+}
+
+fn owned(v: &[String]) -> Vec<Option<String>> {
+    v.iter().cloned().map(Some).collect()
+}
+
+/// The five Parquet files of one daily run.
+pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
+    let meta = metadata(d.window);
+    let rows = &d.ledger.rows;
+    let mut usage = vec![
+        Column::str(
+            "user",
+            false,
+            owned(&rows.iter().map(|r| r.user.clone()).collect::<Vec<_>>()),
+        ),
+        Column::str("team", true, rows.iter().map(|r| r.team.clone()).collect()),
+    ];
+    for (i, (name, _, unit)) in COLUMNS.iter().enumerate() {
+        usage.push(Column::int(
+            &stored_name(name, *unit),
+            rows.iter().map(|r| r.figures[i]).collect(),
+        ));
+    }
+    let llm = d.llm_by_user_model;
+    let llm_cols = vec![
+        Column::str(
+            "user",
+            false,
+            llm.iter().map(|u| Some(u.user.clone())).collect(),
+        ),
+        Column::str(
+            "model",
+            false,
+            llm.iter().map(|u| Some(u.model.clone())).collect(),
+        ),
+        Column::int("requests", llm.iter().map(|u| Some(u.requests)).collect()),
+        Column::int(
+            "failed_requests",
+            llm.iter().map(|u| Some(u.failed)).collect(),
+        ),
+        Column::int(
+            "prompt_tokens",
+            llm.iter().map(|u| Some(u.prompt_tokens)).collect(),
+        ),
+        Column::int(
+            "completion_tokens",
+            llm.iter().map(|u| Some(u.completion_tokens)).collect(),
+        ),
+        Column::int(
+            "total_tokens",
+            llm.iter().map(|u| Some(u.total_tokens)).collect(),
+        ),
+        Column::int(
+            "cost_picousd",
+            llm.iter()
+                .map(|u| i64::try_from(u.cost_units).ok())
+                .collect(),
+        ),
+    ];
+    let b = &d.collected.buckets;
+    let storage = vec![
+        Column::str(
+            "bucket",
+            false,
+            b.iter().map(|x| Some(x.bucket.clone())).collect(),
+        ),
+        Column::str(
+            "owner",
+            true,
+            b.iter()
+                .map(|x| bucket_owner(d.storage, &x.bucket).map(|o| d.resolver.canonical(&o)))
+                .collect(),
+        ),
+        Column::int(
+            "bytes",
+            b.iter().map(|x| i64::try_from(x.bytes).ok()).collect(),
+        ),
+    ];
+    let db = &d.collected.databases;
+    let databases = vec![
+        Column::str(
+            "database",
+            false,
+            db.iter().map(|x| Some(x.database.clone())).collect(),
+        ),
+        Column::str(
+            "server",
+            false,
+            db.iter().map(|x| Some(x.server.clone())).collect(),
+        ),
+        Column::int(
+            "bytes",
+            db.iter().map(|x| i64::try_from(x.bytes).ok()).collect(),
+        ),
+    ];
+    let r = d.reports;
+    let status = |s: Completeness| match s {
+        Completeness::Complete => "complete",
+        Completeness::Partial => "partial",
+        Completeness::Unavailable => "unavailable",
+    };
+    let sources = vec![
+        Column::str(
+            "source",
+            false,
+            r.iter().map(|x| Some(x.source.name().into())).collect(),
+        ),
+        Column::str(
+            "backend",
+            false,
+            r.iter().map(|x| Some(x.backend.clone())).collect(),
+        ),
+        Column::str(
+            "status",
+            false,
+            r.iter().map(|x| Some(status(x.status).into())).collect(),
+        ),
+        Column::int(
+            "lines_read",
+            r.iter()
+                .map(|x| i64::try_from(x.tally.lines_read).ok())
+                .collect(),
+        ),
+        Column::int(
+            "lines_rejected",
+            r.iter()
+                .map(|x| i64::try_from(x.tally.lines_rejected).ok())
+                .collect(),
+        ),
+        Column::str("error", true, r.iter().map(|x| x.error.clone()).collect()),
+    ];
+    let mut out = Vec::new();
+    for (name, columns) in [
+        (USAGE, usage),
+        (LLM, llm_cols),
+        (STORAGE, storage),
+        (DATABASES, databases),
+        (SOURCES, sources),
+    ] {
+        let t = Table {
+            columns,
+            metadata: meta.clone(),
+        };
+        out.push(Artifact {
+            name: path(name, d.date),
+            bytes: t.to_parquet()?,
+            rows: t.rows() as u64,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_carry_their_unit() {
+        assert_eq!(
+            stored_name("trino_cpu_seconds", Unit::NanosAsSeconds),
+            "trino_cpu_nanos"
+        );
+        assert_eq!(
+            stored_name("llm_cost_usd", Unit::PicoUsd),
+            "llm_cost_picousd"
+        );
+        assert_eq!(stored_name("logins", Unit::Count), "logins");
+        assert_eq!(
+            path(USAGE, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()),
+            "history/usage_by_user/date=2026-11-30/part-0.parquet"
+        );
+    }
+}
