@@ -15,7 +15,9 @@ use akko_audit::deliver::s3::{self, S3Error};
 use akko_audit::render::Artifact;
 use akko_audit::verify::{verify, FileStatus};
 use akko_audit::window::{Period, Window, WindowOrigin};
+use base64::Engine;
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use support::s3::S3Server;
 
 const ACCESS_KEY: &str = "AKIAAKKOAUDITTEST";
@@ -148,6 +150,15 @@ fn the_demo_set_lands_under_its_window_keys_and_verifies() {
         let stored = std::fs::read(srv.object(&format!("{PREFIX}/{}", a.name)))
             .unwrap_or_else(|e| panic!("{} not stored: {e}", a.name));
         assert!(stored == a.bytes, "{} differs from the run's file", a.name);
+        // S3 compared the SHA-256 sent with the upload against what it received.
+        let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&a.bytes));
+        assert_eq!(
+            srv.checked_sha256(&format!("{PREFIX}/{}", a.name))
+                .as_deref(),
+            Some(sha.as_str()),
+            "{} was not uploaded with a checked SHA-256",
+            a.name
+        );
     }
     let mut want: Vec<String> = files
         .iter()
@@ -434,4 +445,35 @@ fn evidence_urls_must_be_s3() {
     let e = verify(store.as_ref(), None).unwrap_err().to_string();
     assert!(e.contains("no manifest.json"), "{e}");
     assert!(Path::new(&srv.bucket_dir()).is_dir());
+}
+
+#[test]
+fn encryption_settings_reach_the_server_and_a_bad_ca_file_is_named() {
+    let srv = server();
+    for (extra, key) in [
+        ("sse = \"AES256\"\n", "sse/s3.json"),
+        (
+            "sse = \"aws:kms\"\nsse_kms_key_id = \"akko-evidence\"\n",
+            "sse/kms.json",
+        ),
+    ] {
+        let s = config(&srv.endpoint, SECRET, extra);
+        s3::put(&s.cfg, key, b"{}").unwrap_or_else(|e| panic!("{extra}: {e}"));
+        assert_eq!(std::fs::read(srv.object(key)).unwrap(), b"{}");
+    }
+    let s = config(&srv.endpoint, SECRET, "ca_file = \"no-such-ca.pem\"\n");
+    let err = s3::put(&s.cfg, "x.json", b"{}").unwrap_err().to_string();
+    assert!(
+        err.contains("s3.ca_file") && err.contains("no-such-ca.pem"),
+        "{err}"
+    );
+    // A file that exists but holds no certificate (the access key file).
+    let s = config(&srv.endpoint, SECRET, "ca_file = \"access_key_id\"\n");
+    let err = s3::put(&s.cfg, "x.json", b"{}").unwrap_err().to_string();
+    assert!(
+        err.contains("s3.ca_file")
+            && (err.contains("no certificate") || err.contains("not a PEM bundle")),
+        "{err}"
+    );
+    assert!(!err.contains(ACCESS_KEY), "{err}");
 }

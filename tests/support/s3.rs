@@ -79,6 +79,20 @@ impl S3Server {
         self.bucket_dir().join(key)
     }
 
+    /// The SHA-256 (base64) the server checked and recorded for `key`: s3s-fs keeps it only when
+    /// the upload carried `x-amz-checksum-sha256`, after comparing it with the bytes received.
+    pub fn checked_sha256(&self, key: &str) -> Option<String> {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let info = self.root.path().join(format!(
+            ".bucket-{}.object-{}.internal.json",
+            b64(&self.bucket),
+            b64(key)
+        ));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(info).ok()?).ok()?;
+        v["checksum_sha256"].as_str().map(str::to_string)
+    }
+
     /// Every key in the bucket, sorted.
     pub fn keys(&self) -> Vec<String> {
         fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
