@@ -1,46 +1,759 @@
-//! The S3 evidence store (MinIO in production). CONTRACT STUB: implemented on its own branch.
+//! The S3 evidence store (MinIO in production), through `object_store`.
+//!
+//! The public API is blocking because delivery is a synchronous step of the run; each call
+//! builds a small current-thread tokio runtime and drives `object_store`'s async client on it.
+//!
+//! What this module guarantees:
+//! - keys are deterministic per window ([`key_prefix`]), so a retried Job writes the same keys;
+//! - `manifest.json` goes up last, so its presence means the set is whole;
+//! - every upload carries an `x-amz-checksum-sha256` that S3 checks before storing the object;
+//! - with `object_lock`, a window already delivered is refused before anything is written;
+//! - credentials are read from their `SecretRef`s at call time and never appear in a message.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::delivery::S3Config;
+use chrono::{DateTime, Utc};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, Checksum};
+use object_store::path::Path as ObjectPath;
+use object_store::signer::Signer;
+use object_store::{
+    BackoffConfig, Certificate, ClientOptions, GetOptions, ObjectStore, PutMultipartOptions,
+    PutOptions, PutPayload, RetryConfig, WriteMultipart,
+};
+use tokio::runtime::Runtime;
+use tracing::{debug, info};
+
+use crate::config::delivery::{S3Config, Sse};
 use crate::render::Artifact;
 use crate::verify::EvidenceStore;
-use crate::window::Window;
+use crate::window::{Window, WindowOrigin};
+
+/// Part size of multipart uploads: S3's minimum, so memory per in-flight part stays small.
+const PART_SIZE: usize = 5 << 20;
+/// Parts (and whole files) in flight at once: enough to fill a link, few enough for 2 cores.
+const CONCURRENCY: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum S3Error {
-    #[error("S3 delivery is not built yet")]
-    NotBuilt,
+    /// The `[s3]` section cannot be turned into a client (unreadable secret or CA file, ...).
+    /// The message names the setting, never a secret's value.
+    #[error("{0}")]
+    Config(String),
+    /// Object Lock (WORM) is on and the window's manifest is already stored.
+    #[error(
+        "evidence for this window is already in the WORM bucket at {location}; Object Lock forbids \
+         replacing it; nothing was uploaded"
+    )]
+    AlreadyDelivered { location: String },
+    /// 401/403 (SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied, ...).
+    #[error(
+        "{endpoint} refused the request ({detail}): check s3.access_key_id_env/_file and \
+         s3.secret_access_key_env/_file, and that this key may write to bucket {bucket:?}"
+    )]
+    Credentials {
+        endpoint: String,
+        bucket: String,
+        detail: String,
+    },
+    #[error("bucket {bucket:?} does not exist at {endpoint}: create it or fix s3.bucket")]
+    NoSuchBucket { endpoint: String, bucket: String },
+    /// Connection refused, DNS, TLS or timeout, after the configured retries.
+    #[error("cannot reach the S3 endpoint {endpoint} (s3.endpoint): {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("{op} s3://{bucket}/{key} failed: {detail}")]
+    Request {
+        op: &'static str,
+        bucket: String,
+        key: String,
+        detail: String,
+    },
 }
 
 /// `<prefix>/period=<p>/start=<YYYY-MM-DD>` for the window (no bucket, no trailing slash).
-pub fn key_prefix(_cfg: &S3Config, _window: &Window) -> String {
-    String::new()
+///
+/// Hive-style so the platform's Trino can partition on `period` and `start`. A calendar
+/// period's start date is the local date in the time zone the period is aligned to (a Berlin
+/// day starts at 23:00 UTC the day before). An explicit window is not a calendar period: it
+/// gets `period=custom/start=<instant>_end=<instant>` so two different windows never share keys.
+pub fn key_prefix(cfg: &S3Config, window: &Window) -> String {
+    let tail = match &window.origin {
+        WindowOrigin::Scheduled { time_zone, .. } => {
+            let date = match time_zone.parse::<chrono_tz::Tz>() {
+                Ok(tz) => window.start.with_timezone(&tz).date_naive(),
+                Err(_) => window.start.date_naive(),
+            };
+            format!(
+                "period={}/start={}",
+                window.period_label(),
+                date.format("%Y-%m-%d")
+            )
+        }
+        WindowOrigin::Explicit => format!(
+            "period={}/start={}_end={}",
+            window.period_label(),
+            compact_instant(window.start),
+            compact_instant(window.end)
+        ),
+    };
+    if cfg.prefix.is_empty() {
+        tail
+    } else {
+        format!("{}/{tail}", cfg.prefix)
+    }
+}
+
+/// `2026-11-30T000000Z` (colons are awkward in keys and URLs); sub-second parts are kept when
+/// present, so windows that differ by milliseconds still differ.
+fn compact_instant(t: DateTime<Utc>) -> String {
+    if t.timestamp_subsec_nanos() == 0 {
+        t.format("%Y-%m-%dT%H%M%SZ").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H%M%S%.9fZ").to_string()
+    }
 }
 
 /// Uploads `files`, then `manifest` last; returns `s3://bucket/<prefix>/`.
+///
+/// With `object_lock`, a stored manifest means the window was delivered and the bucket's
+/// retention forbids replacing it: that is reported as [`S3Error::AlreadyDelivered`] before any
+/// byte is written, rather than failing halfway with a set of mixed versions.
 pub fn upload_set(
-    _cfg: &S3Config,
-    _prefix: &str,
-    _files: &[Artifact],
-    _manifest: &Artifact,
+    cfg: &S3Config,
+    prefix: &str,
+    files: &[Artifact],
+    manifest: &Artifact,
 ) -> Result<String, S3Error> {
-    Err(S3Error::NotBuilt)
+    let client = Client::new(cfg)?;
+    let location = format!("s3://{}/{}/", cfg.bucket, prefix.trim_matches('/'));
+    let manifest_key = join(prefix, &manifest.name);
+    client.rt.block_on(async {
+        if cfg.object_lock && client.head(&manifest_key).await? {
+            return Err(S3Error::AlreadyDelivered {
+                location: location.clone(),
+            });
+        }
+        let started = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for a in files {
+            while tasks.len() >= CONCURRENCY {
+                join_next(&mut tasks).await?;
+            }
+            let (c, key, bytes) = (client.clone_async(), join(prefix, &a.name), a.bytes.clone());
+            tasks.spawn(async move { c.upload(&key, bytes).await });
+        }
+        while !tasks.is_empty() {
+            join_next(&mut tasks).await?;
+        }
+        // Only now: a manifest next to a partial set would claim a whole one.
+        client.upload(&manifest_key, manifest.bytes.clone()).await?;
+        info!(
+            location = %location,
+            files = files.len() + 1,
+            bytes = files.iter().map(|a| a.bytes.len()).sum::<usize>() + manifest.bytes.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "S3 upload complete"
+        );
+        Ok(location.clone())
+    })
 }
 
-pub fn exists(_cfg: &S3Config, _key: &str) -> Result<bool, S3Error> {
-    Err(S3Error::NotBuilt)
+async fn join_next(tasks: &mut tokio::task::JoinSet<Result<(), S3Error>>) -> Result<(), S3Error> {
+    match tasks.join_next().await {
+        None => Ok(()),
+        Some(Ok(r)) => r,
+        Some(Err(e)) => Err(S3Error::Config(format!("an upload task failed: {e}"))),
+    }
 }
 
-pub fn put(_cfg: &S3Config, _key: &str, _bytes: &[u8]) -> Result<(), S3Error> {
-    Err(S3Error::NotBuilt)
+/// Whether `key` exists (a HEAD request).
+pub fn exists(cfg: &S3Config, key: &str) -> Result<bool, S3Error> {
+    let client = Client::new(cfg)?;
+    client.rt.block_on(client.head(key))
 }
 
-pub fn presign_get(_cfg: &S3Config, _key: &str, _expiry: Duration) -> Result<String, S3Error> {
-    Err(S3Error::NotBuilt)
+/// A small object (the "mailed" marker), with the same checksum and encryption as the evidence.
+pub fn put(cfg: &S3Config, key: &str, bytes: &[u8]) -> Result<(), S3Error> {
+    let client = Client::new(cfg)?;
+    client.rt.block_on(client.upload(key, bytes.to_vec()))
+}
+
+/// A presigned GET URL (SigV4 query string) valid for `expiry` (S3 allows at most 7 days):
+/// mailed for CSVs too large to attach, so recipients need no S3 credentials.
+pub fn presign_get(cfg: &S3Config, key: &str, expiry: Duration) -> Result<String, S3Error> {
+    let client = Client::new(cfg)?;
+    let path = client.path(key)?;
+    client
+        .rt
+        .block_on(client.store.signed_url(reqwest::Method::GET, &path, expiry))
+        .map(|u| u.to_string())
+        .map_err(|e| client.error("presigning", key, e))
 }
 
 /// `s3://bucket/prefix` as an [`EvidenceStore`] for `verify`.
-pub fn evidence_store(_cfg: &S3Config, _url: &str) -> Result<Box<dyn EvidenceStore>, String> {
-    Err("S3 delivery is not built yet".into())
+///
+/// The URL's bucket is used with the configured endpoint and credentials: verification only
+/// reads, the server's policy decides what this key may see, and an auditor may well verify a
+/// replicated or archived copy in another bucket of the same endpoint.
+pub fn evidence_store(cfg: &S3Config, url: &str) -> Result<Box<dyn EvidenceStore>, String> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| format!("{url:?} is not an s3://bucket/prefix URL"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(format!("{url:?} names no bucket; write s3://bucket/prefix"));
+    }
+    let mut cfg = cfg.clone();
+    cfg.bucket = bucket.to_string();
+    let prefix = prefix.trim_matches('/').to_string();
+    let client = Client::new(&cfg).map_err(|e| e.to_string())?;
+    Ok(Box::new(S3Evidence {
+        url: format!("s3://{bucket}/{prefix}"),
+        prefix,
+        client,
+    }))
+}
+
+struct S3Evidence {
+    client: Client,
+    prefix: String,
+    url: String,
+}
+
+impl EvidenceStore for S3Evidence {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        let key = join(&self.prefix, name);
+        self.client
+            .rt
+            .block_on(self.client.get(&key))
+            .map_err(|e| e.to_string())
+    }
+
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+}
+
+// ------------------------------------------------------------------------------------ client
+
+/// `prefix/name`, or `name` alone when there is no prefix.
+fn join(prefix: &str, name: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// The async half, cheap to clone into upload tasks.
+#[derive(Clone)]
+struct AsyncClient {
+    store: Arc<AmazonS3>,
+    endpoint: String,
+    bucket: String,
+    multipart_threshold: u64,
+    /// Scrubbed from every message, in case a server echoes them back.
+    secrets: Arc<[String; 2]>,
+}
+
+struct Client {
+    rt: Runtime,
+    inner: AsyncClient,
+}
+
+impl std::ops::Deref for Client {
+    type Target = AsyncClient;
+    fn deref(&self) -> &AsyncClient {
+        &self.inner
+    }
+}
+
+impl Client {
+    fn new(cfg: &S3Config) -> Result<Self, S3Error> {
+        let secret = |r: &crate::config::SecretRef, field: &str| -> Result<String, S3Error> {
+            let bytes = r.read(field).map_err(|e| S3Error::Config(e.to_string()))?;
+            String::from_utf8(bytes)
+                .map_err(|_| S3Error::Config(format!("{field}: the secret is not UTF-8 text")))
+        };
+        let access_key_id = secret(&cfg.access_key_id, "s3.access_key_id")?;
+        let secret_access_key = secret(&cfg.secret_access_key, "s3.secret_access_key")?;
+
+        let mut options = ClientOptions::new()
+            .with_allow_http(cfg.allow_http)
+            .with_timeout(cfg.timeout);
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                S3Error::Config(format!("s3.ca_file: cannot read {}: {e}", ca.display()))
+            })?;
+            let certs = Certificate::from_pem_bundle(&pem).map_err(|e| {
+                S3Error::Config(format!(
+                    "s3.ca_file: {} is not a PEM bundle: {e}",
+                    ca.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(S3Error::Config(format!(
+                    "s3.ca_file: {} holds no certificate",
+                    ca.display()
+                )));
+            }
+            for c in certs {
+                options = options.with_root_certificate(c);
+            }
+        }
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(15),
+                base: 2.0,
+            },
+            max_retries: cfg.retries as usize,
+            retry_timeout: Duration::from_secs(180).max(cfg.timeout),
+        };
+        let mut builder = AmazonS3Builder::new()
+            .with_endpoint(&cfg.endpoint)
+            .with_bucket_name(&cfg.bucket)
+            .with_region(&cfg.region)
+            .with_access_key_id(&access_key_id)
+            .with_secret_access_key(&secret_access_key)
+            .with_virtual_hosted_style_request(false)
+            .with_allow_http(cfg.allow_http)
+            .with_client_options(options)
+            .with_retry(retry)
+            .with_checksum_algorithm(Checksum::SHA256);
+        builder = match &cfg.sse {
+            None => builder,
+            Some(Sse::Kms { key_id }) => {
+                // An empty key id means the bucket's default KMS key.
+                builder.with_sse_kms_encryption(key_id.clone().unwrap_or_default())
+            }
+            Some(Sse::S3) => {
+                // object_store 0.13 has no typed setter for SSE-S3 and does not export the
+                // encryption key enum: the documented config key name is the way in.
+                let key: AmazonS3ConfigKey = "aws_server_side_encryption"
+                    .parse()
+                    .map_err(|e: object_store::Error| S3Error::Config(format!("s3.sse: {e}")))?;
+                builder.with_config(key, "AES256")
+            }
+        };
+        let secrets = Arc::new([access_key_id, secret_access_key]);
+        let scrub_cfg = |e: object_store::Error| S3Error::Config(scrub(&e.to_string(), &secrets));
+        let store = builder.build().map_err(scrub_cfg)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| S3Error::Config(format!("cannot start the async runtime: {e}")))?;
+        Ok(Client {
+            rt,
+            inner: AsyncClient {
+                store: Arc::new(store),
+                endpoint: cfg.endpoint.clone(),
+                bucket: cfg.bucket.clone(),
+                multipart_threshold: cfg.multipart_threshold,
+                secrets,
+            },
+        })
+    }
+
+    fn clone_async(&self) -> AsyncClient {
+        self.inner.clone()
+    }
+}
+
+impl AsyncClient {
+    fn path(&self, key: &str) -> Result<ObjectPath, S3Error> {
+        ObjectPath::parse(key).map_err(|e| S3Error::Request {
+            op: "naming",
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<bool, S3Error> {
+        let path = self.path(key)?;
+        match self
+            .store
+            .get_opts(&path, GetOptions::new().with_head(true))
+            .await
+        {
+            Ok(_) => Ok(true),
+            // HEAD answers 404 without a body, so a missing bucket looks like a missing
+            // object here; the upload that follows gets `NoSuchBucket` and says so.
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.error("checking", key, e)),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, S3Error> {
+        let path = self.path(key)?;
+        let result = match self.store.get_opts(&path, GetOptions::new()).await {
+            Ok(r) => r,
+            // A GET's 404 carries a body: a missing bucket is an error, not a missing file.
+            Err(e @ object_store::Error::NotFound { .. })
+                if !chain(&e).contains("NoSuchBucket") =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(self.error("reading", key, e)),
+        };
+        match result.bytes().await {
+            Ok(b) => Ok(Some(b.to_vec())),
+            Err(e) => Err(self.error("reading", key, e)),
+        }
+    }
+
+    /// One object: a single PUT up to the threshold, multipart above it. Either way S3 checks
+    /// the SHA-256 object_store sends with each request.
+    async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
+        let path = self.path(key)?;
+        let len = bytes.len();
+        if (len as u64) <= self.multipart_threshold {
+            self.store
+                .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
+                .await
+                .map_err(|e| self.error("uploading", key, e))?;
+            debug!(key, bytes = len, "uploaded");
+            return Ok(());
+        }
+        let upload = self
+            .store
+            .put_multipart_opts(&path, PutMultipartOptions::default())
+            .await
+            .map_err(|e| self.error("starting the multipart upload of", key, e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        for chunk in bytes.chunks(PART_SIZE) {
+            if let Err(e) = writer.wait_for_capacity(CONCURRENCY).await {
+                // Best effort: a dangling upload only costs storage until the bucket's
+                // lifecycle rule removes it; the error that matters is `e`.
+                let _ = writer.abort().await;
+                return Err(self.error("uploading a part of", key, e));
+            }
+            writer.write(chunk);
+        }
+        writer
+            .finish()
+            .await
+            .map_err(|e| self.error("completing the multipart upload of", key, e))?;
+        debug!(
+            key,
+            bytes = len,
+            parts = len.div_ceil(PART_SIZE),
+            "uploaded (multipart)"
+        );
+        Ok(())
+    }
+
+    fn error(&self, op: &'static str, key: &str, e: object_store::Error) -> S3Error {
+        classify(&self.endpoint, &self.bucket, &self.secrets, op, key, &e)
+    }
+}
+
+/// A readable error: credentials, a missing bucket and an unreachable endpoint each say what to
+/// fix; the S3 error code and message are kept; secrets are scrubbed.
+fn classify(
+    endpoint: &str,
+    bucket: &str,
+    secrets: &[String; 2],
+    op: &'static str,
+    key: &str,
+    e: &object_store::Error,
+) -> S3Error {
+    let text = scrub(&chain(e), secrets);
+    let code = xml_tag(&text, "Code");
+    let detail = match (&code, xml_tag(&text, "Message")) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        _ => shorten(&text),
+    };
+    let code = code.unwrap_or_default();
+    let auth = matches!(
+        e,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "AccessDenied",
+        "InvalidSignature",
+    ]
+    .contains(&code.as_str());
+    if auth {
+        return S3Error::Credentials {
+            endpoint: endpoint.to_string(),
+            bucket: bucket.to_string(),
+            detail,
+        };
+    }
+    if code == "NoSuchBucket" {
+        return S3Error::NoSuchBucket {
+            endpoint: endpoint.to_string(),
+            bucket: bucket.to_string(),
+        };
+    }
+    let lower = text.to_ascii_lowercase();
+    let unreachable = [
+        "connection refused",
+        "tcp connect error",
+        "dns error",
+        "error trying to connect",
+        "timed out",
+        "certificate",
+    ];
+    if unreachable.iter().any(|s| lower.contains(s)) {
+        return S3Error::Unreachable {
+            endpoint: endpoint.to_string(),
+            detail: shorten(&text),
+        };
+    }
+    S3Error::Request {
+        op,
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        detail,
+    }
+}
+
+/// The error and its sources: reqwest hides "Connection refused" three levels down.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn scrub(text: &str, secrets: &[String; 2]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s.as_str(), "<redacted>");
+    }
+    out
+}
+
+/// `<Code>…</Code>` from an S3 XML error body quoted in an error message.
+fn xml_tag(text: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    Some(text[start..end].trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 400;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut cut = MAX;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretRef;
+    use crate::window::Period;
+    use chrono::TimeZone;
+
+    fn cfg(prefix: &str) -> S3Config {
+        S3Config {
+            endpoint: "http://127.0.0.1:1".into(),
+            bucket: "evidence".into(),
+            prefix: prefix.into(),
+            region: "us-east-1".into(),
+            access_key_id: SecretRef::Env("UNUSED".into()),
+            secret_access_key: SecretRef::Env("UNUSED".into()),
+            allow_http: true,
+            ca_file: None,
+            sse: None,
+            object_lock: false,
+            multipart_threshold: 64 << 20,
+            retries: 0,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn scheduled(period: Period, start: &str, end: &str, tz: &str) -> Window {
+        Window {
+            start: utc(start),
+            end: utc(end),
+            origin: WindowOrigin::Scheduled {
+                period,
+                schedule: "0 2 * * *".into(),
+                fire_time: utc(end),
+                time_zone: tz.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn calendar_periods_are_hive_partitions_by_local_start_date() {
+        let cases = [
+            (
+                scheduled(
+                    Period::Daily,
+                    "2026-11-30T00:00:00Z",
+                    "2026-12-01T00:00:00Z",
+                    "UTC",
+                ),
+                "audit/period=daily/start=2026-11-30",
+            ),
+            (
+                // A Berlin day starts at 23:00 UTC the day before: the key names the local day.
+                scheduled(
+                    Period::Daily,
+                    "2026-11-29T23:00:00Z",
+                    "2026-11-30T23:00:00Z",
+                    "Europe/Berlin",
+                ),
+                "audit/period=daily/start=2026-11-30",
+            ),
+            (
+                scheduled(
+                    Period::Weekly,
+                    "2026-11-23T00:00:00Z",
+                    "2026-11-30T00:00:00Z",
+                    "UTC",
+                ),
+                "audit/period=weekly/start=2026-11-23",
+            ),
+            (
+                scheduled(
+                    Period::Monthly,
+                    "2026-11-01T00:00:00Z",
+                    "2026-12-01T00:00:00Z",
+                    "UTC",
+                ),
+                "audit/period=monthly/start=2026-11-01",
+            ),
+        ];
+        for (w, want) in cases {
+            assert_eq!(key_prefix(&cfg("audit"), &w), want);
+        }
+    }
+
+    #[test]
+    fn no_prefix_means_no_leading_slash() {
+        let w = scheduled(
+            Period::Daily,
+            "2026-11-30T00:00:00Z",
+            "2026-12-01T00:00:00Z",
+            "UTC",
+        );
+        assert_eq!(key_prefix(&cfg(""), &w), "period=daily/start=2026-11-30");
+    }
+
+    #[test]
+    fn custom_windows_name_both_ends_so_they_never_share_keys() {
+        let a = Window::explicit(utc("2026-07-01T00:00:00Z"), utc("2026-10-01T00:00:00Z")).unwrap();
+        let b = Window::explicit(utc("2026-07-01T00:00:00Z"), utc("2026-09-30T00:00:00Z")).unwrap();
+        let c = Window::explicit(
+            Utc.timestamp_millis_opt(1_782_864_000_000).unwrap(),
+            Utc.timestamp_millis_opt(1_782_864_000_500).unwrap(),
+        )
+        .unwrap();
+        let (ka, kb) = (key_prefix(&cfg("audit"), &a), key_prefix(&cfg("audit"), &b));
+        assert_eq!(
+            ka,
+            "audit/period=custom/start=2026-07-01T000000Z_end=2026-10-01T000000Z"
+        );
+        assert_ne!(ka, kb);
+        // The same day as a scheduled daily window must not collide with it either.
+        let d = Window::explicit(utc("2026-11-30T00:00:00Z"), utc("2026-12-01T00:00:00Z")).unwrap();
+        let s = scheduled(
+            Period::Daily,
+            "2026-11-30T00:00:00Z",
+            "2026-12-01T00:00:00Z",
+            "UTC",
+        );
+        assert_ne!(key_prefix(&cfg("a"), &d), key_prefix(&cfg("a"), &s));
+        let kc = key_prefix(&cfg(""), &c);
+        assert!(kc.contains(".500000000Z"), "{kc}");
+        assert!(ObjectPath::parse(&kc).is_ok(), "{kc}");
+    }
+
+    #[test]
+    fn s3_error_bodies_become_code_and_message() {
+        let text = "Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature does not match</Message></Error>";
+        assert_eq!(
+            xml_tag(text, "Code").as_deref(),
+            Some("SignatureDoesNotMatch")
+        );
+        assert_eq!(
+            xml_tag(text, "Message").as_deref(),
+            Some("The request signature does not match")
+        );
+        assert_eq!(xml_tag("no xml", "Code"), None);
+        let secrets = ["AKID".to_string(), "s3cr3t".to_string()];
+        assert_eq!(
+            scrub("key AKID sig s3cr3t", &secrets),
+            "key <redacted> sig <redacted>"
+        );
+    }
+
+    #[test]
+    fn errors_say_what_to_fix() {
+        let secrets = ["AKID".to_string(), "s3cr3t".to_string()];
+        let generic = |body: &str| object_store::Error::Generic {
+            store: "S3",
+            source: body.to_string().into(),
+        };
+        let c = |e: &object_store::Error| {
+            classify(
+                "http://minio:9000",
+                "evidence",
+                &secrets,
+                "uploading",
+                "k",
+                e,
+            )
+        };
+        let e = c(&generic(
+            "404 Not Found: <Error><Code>NoSuchBucket</Code><Message>gone</Message></Error>",
+        ));
+        assert!(matches!(e, S3Error::NoSuchBucket { .. }), "{e:?}");
+        assert!(e
+            .to_string()
+            .contains("bucket \"evidence\" does not exist at http://minio:9000"));
+        let e = c(&object_store::Error::PermissionDenied {
+            path: "k".into(),
+            source: "403 Forbidden: <Code>AccessDenied</Code> for s3cr3t".into(),
+        });
+        let msg = e.to_string();
+        assert!(matches!(e, S3Error::Credentials { .. }), "{e:?}");
+        assert!(msg.contains("s3.secret_access_key_env/_file"), "{msg}");
+        assert!(!msg.contains("s3cr3t"), "{msg}");
+        let e = c(&generic(
+            "error sending request: client error (Connect): tcp connect error: Connection refused",
+        ));
+        assert!(matches!(e, S3Error::Unreachable { .. }), "{e:?}");
+        let e = c(&generic(
+            "500 Internal Server Error: <Code>InternalError</Code>",
+        ));
+        assert_eq!(
+            e.to_string(),
+            "uploading s3://evidence/k failed: InternalError"
+        );
+    }
+
+    #[test]
+    fn bad_evidence_urls_are_refused_with_the_url() {
+        for bad in ["https://x/y", "s3:///prefix"] {
+            let e = evidence_store(&cfg(""), bad).err().unwrap();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Shared test support. Only Loki is emulated (no Loki binary can be had here); Prometheus and
-//! PostgreSQL are real servers started by scripts/test.sh.
+//! PostgreSQL are real servers started by scripts/test.sh; S3 is a real server (s3s-fs) started
+//! in-process by `s3::S3Server`.
 #![allow(dead_code)]
 
 pub mod job;
 pub mod loki_emulator;
 pub mod prometheus;
+pub mod s3;
