@@ -208,9 +208,9 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
         clock: Utc::now(),
         force_mail: a.force_mail,
     })?;
-    let c = &outcome.collected;
     println!("window   {window}");
-    for r in c.reports.values() {
+    println!("basis    {}", outcome.basis);
+    for r in &outcome.reports {
         let extra = r
             .error
             .as_deref()

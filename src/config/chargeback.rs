@@ -76,17 +76,18 @@ pub fn validate(raw: RawChargeback) -> Result<RateCard, InputError> {
             format!("{currency:?} is not an ISO 4217 code such as \"EUR\""),
         ));
     }
-    let usd_rate =
-        match (currency.as_str(), raw.usd_exchange_rate) {
-            ("USD", None) => 10i128.pow(SCALE),
-            (_, Some(r)) => rate("usd_exchange_rate", Some(r))?,
-            (c, None) => return Err(InputError::invalid(
+    let usd_rate = match (currency.as_str(), raw.usd_exchange_rate) {
+        ("USD", None) => 10i128.pow(SCALE),
+        (_, Some(r)) => rate("usd_exchange_rate", Some(r))?,
+        (c, None) => {
+            return Err(InputError::invalid(
                 "chargeback.usd_exchange_rate",
                 format!(
                     "LLM spend is recorded in USD; give the {c} per USD rate used for this invoice"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let shared_split = match raw.shared_split.as_deref() {
         None | Some("even") => SharedSplit::Even,
         Some("usage") => SharedSplit::Usage,

@@ -54,3 +54,19 @@ pub fn deliver(
 pub fn write_eml(dir: &Path, mail: &Artifact) -> Result<(), DeliveryError> {
     write_file(&dir.join(&mail.name), &mail.bytes)
 }
+
+/// Writes files whose names are relative paths (`usage_by_user/date=…/part-0.parquet`) under
+/// `root`, creating folders; each file atomically.
+pub fn write_tree(root: &Path, files: &[Artifact]) -> Result<(), DeliveryError> {
+    for f in files {
+        let path = root.join(&f.name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|source| DeliveryError {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        write_file(&path, &f.bytes)?;
+    }
+    Ok(())
+}

@@ -39,11 +39,32 @@ pub fn deliver(
     ctx: &DeliveryContext,
     artifacts: &[Artifact],
     manifest: &Artifact,
+    history: &[Artifact],
     render_mail: impl Fn(&str, Vec<(String, String)>, bool) -> Result<Option<Artifact>, String>,
 ) -> anyhow::Result<()> {
     let mut failures: Vec<String> = Vec::new();
     if let Err(e) = local::deliver(ctx.out_dir, artifacts, manifest) {
         failures.push(e.to_string());
+    }
+    // The daily history: its own root, so longer reports can find every day in one place.
+    if !history.is_empty() {
+        if let Some(dir) = &ctx.config.history_dir {
+            if let Err(e) = local::write_tree(dir, history) {
+                failures.push(format!("history: {e}"));
+            }
+        }
+        if let Some(cfg) = &ctx.config.s3 {
+            for h in history {
+                let key = s3::history_key(cfg, &h.name);
+                if let Err(e) = s3::put(cfg, &key, &h.bytes) {
+                    failures.push(format!("history to S3: {e}"));
+                    break;
+                }
+            }
+        }
+        if ctx.config.history_dir.is_none() && ctx.config.s3.is_none() {
+            info!("no [history] dir and no [s3]: this day is not kept for longer reports");
+        }
     }
     let mut location = ctx.out_dir.display().to_string();
     let mut s3_prefix = None;

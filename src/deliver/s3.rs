@@ -76,6 +76,25 @@ pub enum S3Error {
 /// period's start date is the local date in the time zone the period is aligned to (a Berlin
 /// day starts at 23:00 UTC the day before). An explicit window is not a calendar period: it
 /// gets `period=custom/start=<instant>_end=<instant>` so two different windows never share keys.
+/// The key of a daily history file (`name` relative to the history root):
+/// `<prefix>/history/<table>/date=YYYY-MM-DD/part-0.parquet`.
+pub fn history_key(cfg: &S3Config, name: &str) -> String {
+    if cfg.prefix.is_empty() {
+        format!("history/{name}")
+    } else {
+        format!("{}/history/{name}", cfg.prefix)
+    }
+}
+
+/// The history root as an `s3://` URL for [`evidence_store`].
+pub fn history_url(cfg: &S3Config) -> String {
+    format!(
+        "s3://{}/{}",
+        cfg.bucket,
+        history_key(cfg, "").trim_end_matches('/')
+    )
+}
+
 pub fn key_prefix(cfg: &S3Config, window: &Window) -> String {
     let tail = match &window.origin {
         WindowOrigin::Scheduled { time_zone, .. } => {

@@ -65,6 +65,10 @@ pub struct Composed {
     pub databases: Vec<DatabaseSize>,
     /// One per source, as if the span were one read: complete only if every day was.
     pub reports: Vec<SourceReport>,
+    /// Σ over the days of end-of-day bucket bytes per owner (`None`: no owner), for GB-months.
+    pub storage_byte_days: BTreeMap<Option<String>, i128>,
+    /// Σ over the days of database bytes.
+    pub database_byte_days: i128,
 }
 
 impl Composed {
@@ -160,6 +164,8 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
     let mut day_rows: Vec<DayRows> = Vec::new();
     let mut llm: BTreeMap<(String, String), LlmUsage> = BTreeMap::new();
     let mut llm_days_ok = true;
+    let mut storage_byte_days: BTreeMap<Option<String>, i128> = BTreeMap::new();
+    let mut database_byte_days = 0i128;
     for &date in dates {
         let usage_name = path(USAGE, date);
         let (Some(usage), Some(sources)) = (
@@ -214,6 +220,21 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
             );
         }
         day_rows.push(rows);
+        if let Some(t) = read(store, &path(STORAGE, date))? {
+            let n = path(STORAGE, date);
+            let (o, x) = (strs(&t, "owner", &n)?, ints(&t, "bytes", &n)?);
+            for i in 0..t.rows() {
+                *storage_byte_days.entry(o[i].clone()).or_default() +=
+                    i128::from(x[i].unwrap_or(0));
+            }
+        }
+        if let Some(t) = read(store, &path(DATABASES, date))? {
+            let n = path(DATABASES, date);
+            database_byte_days += ints(&t, "bytes", &n)?
+                .iter()
+                .map(|x| i128::from(x.unwrap_or(0)))
+                .sum::<i128>();
+        }
         let day = Day {
             date,
             state: DayState::Present,
@@ -360,6 +381,8 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         databases,
         reports,
         days,
+        storage_byte_days,
+        database_byte_days,
     })
 }
 

@@ -30,12 +30,10 @@ pub const DATABASES: &str = "database_sizes";
 pub const SOURCES: &str = "sources";
 pub const TABLES: [&str; 5] = [USAGE, LLM, STORAGE, DATABASES, SOURCES];
 
-/// The key of one day's table, relative to the history root.
+/// The key of one day's table, relative to the history root (`[history] dir`, or
+/// `<s3.prefix>/history/` in the evidence store).
 pub fn path(table: &str, date: NaiveDate) -> String {
-    format!(
-        "history/{table}/date={}/part-0.parquet",
-        date.format("%Y-%m-%d")
-    )
+    format!("{table}/date={}/part-0.parquet", date.format("%Y-%m-%d"))
 }
 
 /// The Parquet column of a ledger column: exact units, named so a SQL reader cannot mistake
@@ -239,7 +237,7 @@ mod tests {
         assert_eq!(stored_name("logins", Unit::Count), "logins");
         assert_eq!(
             path(USAGE, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()),
-            "history/usage_by_user/date=2026-11-30/part-0.parquet"
+            "usage_by_user/date=2026-11-30/part-0.parquet"
         );
     }
 }

@@ -37,14 +37,14 @@ pub(super) fn instant(ns: i64) -> String {
 }
 
 /// Builds one CSV artifact from a header and rows of cells.
-pub(super) struct Table {
+pub struct Table {
     name: &'static str,
     writer: csv::Writer<Vec<u8>>,
     rows: u64,
 }
 
 impl Table {
-    pub(super) fn new(name: &'static str, header: &[&str]) -> Self {
+    pub fn new(name: &'static str, header: &[&str]) -> Self {
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
@@ -57,14 +57,14 @@ impl Table {
         }
     }
 
-    pub(super) fn row<S: AsRef<str>>(&mut self, cells: &[S]) {
+    pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) {
         let _ = self
             .writer
             .write_record(cells.iter().map(|c| neutralise(c.as_ref()).into_owned()));
         self.rows += 1;
     }
 
-    pub(super) fn finish(self) -> Artifact {
+    pub fn finish(self) -> Artifact {
         let bytes = self.writer.into_inner().unwrap_or_default();
         Artifact {
             name: self.name.to_string(),

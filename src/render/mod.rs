@@ -1,6 +1,7 @@
 //! Renderers turn the ledger and the collected records into files (bytes in memory). They never
 //! query a source and never write anywhere: delivery does that.
 
+pub mod chargeback;
 pub mod compliance;
 pub mod csv;
 pub mod job_metrics;

@@ -49,6 +49,18 @@ pub struct ReportInput<'a> {
     pub llm_by_user_model: &'a [LlmUsage],
     /// `[privacy] redact_sql_literals`: the PDF's query log follows the CSV's.
     pub redact_sql: bool,
+    /// Set for a report composed from the daily history (no raw records, no panels).
+    pub composed: Option<Composed<'a>>,
+}
+
+/// What a report composed from the daily history adds: the days it covers and the priced
+/// chargeback.
+pub struct Composed<'a> {
+    pub days: &'a [crate::history::compose::Day],
+    pub chargeback: Option<(
+        &'a crate::ledger::chargeback::Chargeback,
+        &'a crate::config::chargeback::RateCard,
+    )>,
 }
 
 fn ts(ns: i64) -> String {
@@ -214,8 +226,18 @@ pub fn build(input: &ReportInput) -> Document {
         w.start.format("%Y-%m-%d")
     );
     let mut sections = vec![summary(input)];
-    sections.extend(dashboard(input));
-    sections.extend(cockpit(input));
+    match &input.composed {
+        None => {
+            sections.extend(dashboard(input));
+            sections.extend(cockpit(input));
+        }
+        Some(c) => {
+            sections.push(days_section(c));
+            if let Some(cb) = c.chargeback {
+                sections.push(chargeback_section(input, cb));
+            }
+        }
+    }
     sections.push(usage_by_user(input));
     sections.extend(frameworks(input));
     sections.push(findings(input));
@@ -231,6 +253,33 @@ pub fn build(input: &ReportInput) -> Document {
 
 fn kpis(input: &ReportInput) -> Vec<Kpi> {
     let l = input.ledger;
+    if input.composed.is_some() {
+        let show = |column: &str, kind: SourceKind| match total(l, column) {
+            Some(v) if complete(input, kind) => (v.to_string(), "in the period".to_string()),
+            _ => (
+                "n/a".to_string(),
+                format!("{} not complete for every day", kind.name()),
+            ),
+        };
+        let card = |label: &str, (value, note): (String, String)| Kpi {
+            label: label.into(),
+            value,
+            note,
+        };
+        return vec![
+            card(
+                "Total users",
+                (l.rows.len().to_string(), "seen on any day".into()),
+            ),
+            card("Trino queries", show("trino_queries", SourceKind::Trino)),
+            card("LLM requests", show("llm_requests", SourceKind::Litellm)),
+            card(
+                "Notebook sessions",
+                show("notebook_sessions", SourceKind::Jupyterhub),
+            ),
+            card("OPA denials", show("opa_denials", SourceKind::Opa)),
+        ];
+    }
     let c = input.collected;
     let show = |v: Option<i64>, kind: SourceKind| match v {
         Some(v) if complete(input, kind) => (v.to_string(), String::new()),
@@ -1320,4 +1369,113 @@ fn methodology(input: &ReportInput) -> Vec<Section> {
         vec![Block::Table(t)],
     ));
     out
+}
+
+fn days_section(c: &Composed) -> Section {
+    use crate::history::compose::DayState;
+    let mut t = Table {
+        columns: vec![
+            col("Day", false, 1.2),
+            col("In history", false, 1.0),
+            col("Sources not complete that day", false, 5.0),
+        ],
+        empty_text: "No days".into(),
+        ..Default::default()
+    };
+    for d in c.days {
+        let incomplete: Vec<String> = d
+            .sources
+            .iter()
+            .filter(|(_, s)| s.0 != Completeness::Complete)
+            .map(|(k, s)| {
+                format!(
+                    "{} ({})",
+                    k.name(),
+                    s.1.as_deref().unwrap_or("not complete")
+                )
+            })
+            .collect();
+        t.rows.push(vec![
+            d.date.to_string(),
+            match d.state {
+                DayState::Present => "yes".into(),
+                DayState::Missing => "MISSING".into(),
+            },
+            incomplete.join("; "),
+        ]);
+    }
+    let missing: Vec<String> = c
+        .days
+        .iter()
+        .filter(|d| d.state == DayState::Missing)
+        .map(|d| d.date.to_string())
+        .collect();
+    let mut blocks = vec![Block::Paragraph(
+        "This report is composed from the daily history (the Parquet each nightly run keeps), not from the log servers, which keep 7 (Loki) and 15 (Prometheus) days. Sums add up day by day; storage is the value at the period's end; peak memory is the largest daily peak. The dashboard panels need the raw records and are in the daily reports.".into(),
+    )];
+    if !missing.is_empty() {
+        blocks.push(Block::Notice(format!(
+            "Days missing from the history: {}. Every figure that needs them is left empty (unknown). Fill the gap with `akko-audit backfill --from {} --to {}` while the sources still hold those days.",
+            missing.join(", "),
+            missing[0],
+            missing[missing.len() - 1]
+        )));
+    }
+    blocks.push(Block::Table(t));
+    section(1, "Days in this report", blocks)
+}
+
+fn chargeback_section(
+    input: &ReportInput,
+    (cb, card): (
+        &crate::ledger::chargeback::Chargeback,
+        &crate::config::chargeback::RateCard,
+    ),
+) -> Section {
+    use crate::ledger::chargeback::Service;
+    let money = |v: i128| format_fixed(v, 12, 2);
+    let mut t = Table {
+        columns: std::iter::once(col("Team", false, 1.6))
+            .chain(Service::ALL.iter().map(|s| col(s.column(), true, 1.0)))
+            .chain(std::iter::once(col("Total", true, 1.1)))
+            .collect(),
+        empty_text: "Nothing to charge".into(),
+        caption: Some(format!(
+            "{} (rounded to cents here; chargeback_by_team.csv and focus_costs.csv hold the exact figures).",
+            card.currency
+        )),
+        ..Default::default()
+    };
+    for (team, costs) in cb.by_team() {
+        let mut row = vec![team];
+        let mut total = 0;
+        for s in Service::ALL {
+            let v = costs.get(&s).copied().unwrap_or(0);
+            total += v;
+            row.push(if cb.unpriced.contains(&s) {
+                String::new()
+            } else {
+                money(v)
+            });
+        }
+        row.push(if cb.unpriced.is_empty() {
+            money(total)
+        } else {
+            String::new()
+        });
+        t.rows.push(row);
+    }
+    let mut blocks = gaps(input, &[]);
+    if !cb.unpriced.is_empty() {
+        blocks.push(Block::Notice(format!(
+            "Not priced (usage unknown for part of the period): {}.",
+            cb.unpriced
+                .iter()
+                .map(|s| s.column())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    blocks.push(Block::Table(t));
+    section(1, "Chargeback by team", blocks)
 }

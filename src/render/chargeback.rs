@@ -1,0 +1,194 @@
+//! Finance's files: `chargeback_by_team.csv` (usage sums per team and, with a rate card, the
+//! priced services and the total) and `focus_costs.csv`, one priced line per user and service in
+//! the FinOps FOCUS 1.x column set, so it loads into tools that read FOCUS. Costs are printed
+//! with all 12 decimals they are held in, so both files add up to exactly the same total.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use super::csv::Table;
+use super::Artifact;
+use crate::config::chargeback::{RateCard, SCALE};
+use crate::ledger::chargeback::{Chargeback, Service};
+use crate::ledger::{TeamRow, Unit, NO_TEAM, TEAM_COLUMNS};
+use crate::sources::values::format_fixed;
+use crate::window::Window;
+
+fn money(units: i128) -> String {
+    format_fixed(units, SCALE, SCALE as u32)
+}
+
+fn figure(v: Option<i64>, unit: Unit) -> String {
+    match (v, unit) {
+        (None, _) => String::new(),
+        (Some(v), Unit::Count) => v.to_string(),
+        (Some(v), Unit::NanosAsSeconds) => format_fixed(v.into(), 9, 3),
+        (Some(v), Unit::PicoUsd) => format_fixed(v.into(), 12, 6),
+    }
+}
+
+pub fn chargeback_by_team(teams: &[TeamRow], cb: Option<(&Chargeback, &RateCard)>) -> Artifact {
+    let mut header: Vec<&str> = vec!["team", "users"];
+    header.extend(TEAM_COLUMNS.iter().map(|c| c.0));
+    if cb.is_some() {
+        header.push("currency");
+        header.extend(Service::ALL.iter().map(|s| s.column()));
+        header.push("total_cost");
+    }
+    let mut t = Table::new("chargeback_by_team.csv", &header);
+    let by_team = cb.map(|(c, _)| c.by_team()).unwrap_or_default();
+    let mut names: Vec<String> = teams.iter().map(|r| r.team.clone()).collect();
+    for k in by_team.keys() {
+        if !names.contains(k) {
+            names.push(k.clone());
+        }
+    }
+    // The unallocated row is always there, even at zero: its absence would look like "all
+    // charged".
+    if cb.is_some() && !names.iter().any(|n| n == NO_TEAM) {
+        names.push(NO_TEAM.to_string());
+    }
+    names.sort_by(|a, b| (a == NO_TEAM, a).cmp(&(b == NO_TEAM, b)));
+    for name in names {
+        let row = teams.iter().find(|r| r.team == name);
+        let mut cells = vec![name.clone(), row.map_or(0, |r| r.users).to_string()];
+        cells.extend(
+            TEAM_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, (_, unit))| figure(row.map_or(Some(0), |r| r.figures[i]), *unit)),
+        );
+        if let Some((c, card)) = cb {
+            cells.push(card.currency.clone());
+            let costs = by_team.get(&name);
+            let mut total = 0i128;
+            for s in Service::ALL {
+                if c.unpriced.contains(&s) {
+                    cells.push(String::new());
+                    continue;
+                }
+                let v = costs.and_then(|m| m.get(&s)).copied().unwrap_or(0);
+                total += v;
+                cells.push(money(v));
+            }
+            cells.push(if c.unpriced.is_empty() {
+                money(total)
+            } else {
+                String::new()
+            });
+        }
+        t.row(&cells);
+    }
+    t.finish()
+}
+
+/// The calendar month holding the window's start: FOCUS's billing period.
+fn billing_period(w: &Window) -> (DateTime<Utc>, DateTime<Utc>) {
+    let d = w.start.date_naive();
+    let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d);
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first);
+    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    (at(first), at(next))
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn focus_costs(cb: &Chargeback, card: &RateCard, w: &Window) -> Artifact {
+    let mut t = Table::new(
+        "focus_costs.csv",
+        &[
+            "BillingAccountId",
+            "BillingAccountName",
+            "BillingCurrency",
+            "BillingPeriodStart",
+            "BillingPeriodEnd",
+            "ChargePeriodStart",
+            "ChargePeriodEnd",
+            "ChargeCategory",
+            "ChargeClass",
+            "ChargeDescription",
+            "ChargeFrequency",
+            "BilledCost",
+            "EffectiveCost",
+            "ListCost",
+            "ListUnitPrice",
+            "ContractedCost",
+            "ContractedUnitPrice",
+            "PricingCategory",
+            "PricingQuantity",
+            "PricingUnit",
+            "ConsumedQuantity",
+            "ConsumedUnit",
+            "ProviderName",
+            "PublisherName",
+            "InvoiceIssuerName",
+            "ServiceName",
+            "ServiceCategory",
+            "ResourceId",
+            "ResourceName",
+            "ResourceType",
+            "SubAccountId",
+            "SubAccountName",
+            "Tags",
+        ],
+    );
+    let (bp_start, bp_end) = billing_period(w);
+    for c in &cb.charges {
+        let (service, category, unit, description) = c.service.focus();
+        let description = if c.detail.is_empty() {
+            description.to_string()
+        } else {
+            format!("{description}: {}", c.detail)
+        };
+        let resource_type = match c.service {
+            Service::SharedStorage => "Shared",
+            Service::Storage => "Bucket owner",
+            _ => "User",
+        };
+        let tags = serde_json::json!({
+            "akko-audit/team": c.team,
+            "akko-audit/service": c.service.column(),
+            "akko-audit/model": c.detail,
+        })
+        .to_string();
+        t.row(&[
+            "akko".to_string(),
+            "AKKO data platform".to_string(),
+            card.currency.clone(),
+            iso(bp_start),
+            iso(bp_end),
+            iso(w.start),
+            iso(w.end),
+            "Usage".to_string(),
+            String::new(),
+            description,
+            "Usage-Based".to_string(),
+            money(c.cost),
+            money(c.cost),
+            money(c.cost),
+            money(c.unit_price),
+            money(c.cost),
+            money(c.unit_price),
+            "Standard".to_string(),
+            money(c.quantity),
+            unit.to_string(),
+            money(c.quantity),
+            unit.to_string(),
+            "AKKO platform team".to_string(),
+            "AKKO platform team".to_string(),
+            "AKKO platform team".to_string(),
+            service.to_string(),
+            category.to_string(),
+            format!("{}:{}", c.service.column(), c.resource),
+            c.resource.clone(),
+            resource_type.to_string(),
+            c.team.clone(),
+            c.team.clone(),
+            tags,
+        ]);
+    }
+    t.finish()
+}
