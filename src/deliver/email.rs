@@ -180,7 +180,7 @@ fn classify(smtp: &SmtpConfig, relay: &str, err: &SmtpError) -> Failure {
     if detail.contains("STARTTLS is not supported") {
         return permanent(MailError::NoStartTls { relay });
     }
-    if err.is_tls() {
+    if err.is_tls() || tls_handshake_failed(err) {
         return permanent(MailError::Tls { relay, detail });
     }
     if err.is_permanent() || err.is_client() {
@@ -194,6 +194,28 @@ fn classify(smtp: &SmtpConfig, relay: &str, err: &SmtpError) -> Failure {
         },
         transient: Some(detail),
     }
+}
+
+/// A rejected certificate surfaces from lettre as a *network* error wrapping rustls' error in an
+/// `io::Error`; it must not be retried like a dropped connection, and the hint is the CA file.
+fn tls_handshake_failed(err: &SmtpError) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        // io::Error::source() skips the wrapped error itself: look at it directly.
+        if let Some(inner) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// lettre's error with its causes (`invalid peer certificate: UnknownIssuer` sits in a source).
