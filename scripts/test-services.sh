@@ -4,7 +4,9 @@
 #     instances on free loopback ports, so only the binaries are needed here;
 #   - poppler-utils (pdftotext, pdftoppm, pdfinfo, pdffonts) for the PDF report test;
 #   - PostgreSQL (Debian package `postgresql`): a private cluster in $STATE/pg on 127.0.0.1:15432
-#     (not the host's 5432), with the real "LiteLLM_SpendLogs" schema and the demo rows loaded.
+#     (not the host's 5432), with the real "LiteLLM_SpendLogs" schema and the demo rows loaded;
+#   - aiosmtpd (PyPI) in a venv in $STATE/venv: tests/smtp_delivery.rs starts its own relays
+#     (tests/support/smtp_server.py) with certificates made by the openssl CLI.
 # Prints the env the tests read; scripts/test.sh sources it. Run as root (CI is) or via sudo.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,10 +19,26 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 # tests/pdf_render.rs reads the rendered PDF back with pdftotext, pdftoppm, pdfinfo and pdffonts.
 command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+# tests/smtp_delivery.rs makes the relay's certificates with openssl.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+VENV=$STATE/venv
+if ! "$VENV/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+  mkdir -p "$STATE"
+  rm -rf "$VENV"
+  if ! python3 -m venv "$VENV" >&2; then
+    # Debian ships venv's pip bootstrap in a separate package.
+    rm -rf "$VENV"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >&2
+    python3 -m venv "$VENV" >&2
+  fi
+  "$VENV/bin/pip" install -q 'aiosmtpd==1.4.6' >&2
 fi
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -52,3 +70,4 @@ psql_pg -U akko -d litellm_demo -v csv="$ROOT/fixtures/demo/litellm_spendlogs.cs
 echo "export AKKO_TEST_PG_URL='postgresql://akko:akko@127.0.0.1:$PGPORT/litellm_demo'"
 echo "export AKKO_TEST_PROMETHEUS='$(command -v prometheus)'"
 echo "export AKKO_TEST_PROMTOOL='$(command -v promtool)'"
+echo "export AKKO_TEST_PYTHON='$VENV/bin/python'"

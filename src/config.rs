@@ -200,8 +200,8 @@ struct RawSource {
 // ---------------------------------------------------------------------------------------------
 // Validated.
 
-/// Who the report is mailed to. In this version the message is written as `mail.eml` into the
-/// run folder; sending it over SMTP comes with the delivery work.
+/// Who the report is mailed to, and how: over the `[email.smtp]` relay, or written as
+/// `mail.eml` into the run folder when no relay is configured.
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
     pub from: lettre::message::Mailbox,

@@ -165,9 +165,11 @@ fn the_demo_writes_the_report_mail_as_eml() {
         eml.contains("Date: Tue, 01 Dec 2026 02:00:00 +0000"),
         "the run's instant, not the clock"
     );
+    // The CSVs travel as one zip beside the PDF (tests/smtp_delivery.rs opens both).
     assert!(
-        eml.contains("filename=\"usage_by_user.csv\"")
-            && eml.contains("filename=\"chargeback_by_team.csv\"")
+        eml.contains("\"evidence-csv-daily-2026-11-30.zip\"")
+            && eml.contains("filename=\"report.pdf\""),
+        "{eml}"
     );
     // The KPIs in the body are the ledger's totals.
     let csv = std::fs::read_to_string(dir.path().join("usage_by_user.csv")).unwrap();
