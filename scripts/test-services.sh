@@ -5,6 +5,8 @@
 #   - poppler-utils (pdftotext, pdftoppm, pdfinfo, pdffonts) for the PDF report test;
 #   - PostgreSQL (Debian package `postgresql`): a private cluster in $STATE/pg on 127.0.0.1:15432
 #     (not the host's 5432), with the real "LiteLLM_SpendLogs" schema and the demo rows loaded;
+#   - the Prometheus pushgateway (Debian `prometheus-pushgateway`): tests/pushgateway.rs starts
+#     its own on a free port;
 #   - aiosmtpd (PyPI) in a venv in $STATE/venv: tests/smtp_delivery.rs starts its own relays
 #     (tests/support/smtp_server.py) with certificates made by the openssl CLI.
 # Prints the env the tests read; scripts/test.sh sources it. Run as root (CI is) or via sudo.
@@ -19,6 +21,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 # tests/pdf_render.rs reads the rendered PDF back with pdftotext, pdftoppm, pdfinfo and pdffonts.
 command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
 # tests/smtp_delivery.rs makes the relay's certificates with openssl.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -71,3 +74,4 @@ echo "export AKKO_TEST_PG_URL='postgresql://akko:akko@127.0.0.1:$PGPORT/litellm_
 echo "export AKKO_TEST_PROMETHEUS='$(command -v prometheus)'"
 echo "export AKKO_TEST_PROMTOOL='$(command -v promtool)'"
 echo "export AKKO_TEST_PYTHON='$VENV/bin/python'"
+echo "export AKKO_TEST_PUSHGATEWAY='$(command -v prometheus-pushgateway)'"
