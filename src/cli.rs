@@ -42,6 +42,13 @@ enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run every day of a range that is missing from the daily history (idempotent: days
+    /// already there are skipped unless --force). Refuses days older than a source's retention.
+    Backfill(BackfillArgs),
+    /// Finance's monthly chargeback: the month composed from the daily history, priced with the
+    /// rate card (chargeback_by_team.csv, focus_costs.csv). Same as `run --period monthly` for
+    /// that month.
+    Chargeback(ChargebackArgs),
     /// Check a delivered evidence set: every file against manifest.json's SHA-256 and size, the
     /// evidence digest the PDF quotes, and the manifest's Ed25519 signature. Prints what does
     /// not match; exit 0 only when everything matches.
@@ -77,6 +84,38 @@ struct RunArgs {
     /// Mail the report even if the evidence store records that this window was already mailed.
     #[arg(long)]
     force_mail: bool,
+}
+
+#[derive(Args)]
+struct BackfillArgs {
+    #[arg(long, env = "AKKO_AUDIT_CONFIG")]
+    config: PathBuf,
+    /// First day, YYYY-MM-DD (in window.time_zone).
+    #[arg(long)]
+    from: String,
+    /// Last day, inclusive.
+    #[arg(long)]
+    to: String,
+    /// Run days that are already in the history again.
+    #[arg(long)]
+    force: bool,
+    /// Folder for each day's run folder (default: output.dir, else ./out).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ChargebackArgs {
+    #[arg(long, env = "AKKO_AUDIT_CONFIG")]
+    config: PathBuf,
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    month: String,
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The "now" stamped on the report (default: the clock).
+    #[arg(long)]
+    at: Option<String>,
 }
 
 #[derive(Args)]
@@ -136,6 +175,8 @@ pub fn main() -> ExitStatus {
         Command::Config(ConfigCommand::Check { config }) => cmd_config_check(config),
         Command::Check { config } => cmd_check(config),
         Command::Verify(a) => cmd_verify(a),
+        Command::Backfill(a) => cmd_backfill(a),
+        Command::Chargeback(a) => cmd_chargeback(a),
     };
     match result {
         Ok(status) => status,
@@ -231,6 +272,100 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
         _ => "NOT DELIVERED",
     };
     println!("status   {verdict}");
+    println!("output   {}", outcome.out_dir.display());
+    Ok(outcome.status)
+}
+
+fn date_arg(flag: &str, v: &str) -> Result<chrono::NaiveDate, InputError> {
+    chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+        .map_err(|e| InputError::invalid(flag, format!("{v:?} is not a date like 2026-11-30: {e}")))
+}
+
+fn cmd_backfill(a: BackfillArgs) -> anyhow::Result<ExitStatus> {
+    let config = Config::load(&a.config)?;
+    let from = date_arg("--from", &a.from)?;
+    let to = date_arg("--to", &a.to)?;
+    config.check_files_readable()?;
+    let out_root = a
+        .out
+        .or_else(|| config.output_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("out"));
+    let outcome = crate::backfill::backfill(crate::backfill::BackfillRequest {
+        config,
+        from,
+        to,
+        force: a.force,
+        out_root,
+        clock: Utc::now(),
+    })?;
+    if outcome.ran.is_empty() {
+        println!(
+            "nothing to do: all {} day(s) from {from} to {to} are already in the history (use --force to run them again)",
+            outcome.skipped.len()
+        );
+    } else {
+        for (d, status) in &outcome.ran {
+            println!("ran      {d}  exit {}", *status as i32);
+        }
+        if !outcome.skipped.is_empty() {
+            println!(
+                "skipped  {} day(s) already in the history: {}",
+                outcome.skipped.len(),
+                outcome
+                    .skipped
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(outcome.status)
+}
+
+fn cmd_chargeback(a: ChargebackArgs) -> anyhow::Result<ExitStatus> {
+    let config = Config::load(&a.config)?;
+    let first = date_arg("--month", &format!("{}-01", a.month.trim()))?;
+    let tz = config.window.time_zone;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| InputError::invalid("--month", "out of range"))?;
+    let window = Window {
+        start: crate::window::local_midnight(tz, first),
+        end: crate::window::local_midnight(tz, next),
+        origin: WindowOrigin::Scheduled {
+            period: Period::Monthly,
+            schedule: "chargeback".into(),
+            fire_time: crate::window::local_midnight(tz, next),
+            time_zone: tz.name().to_string(),
+        },
+    };
+    if config.chargeback.is_none() {
+        return Err(InputError::invalid(
+            "chargeback",
+            "no [chargeback] rate card in the config: without it there is nothing to price",
+        )
+        .into());
+    }
+    let now =
+        a.at.as_deref()
+            .map(|v| instant_arg("--at", v))
+            .transpose()?
+            .unwrap_or_else(Utc::now);
+    let out_dir = a
+        .out
+        .or_else(|| config.output_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("out"));
+    let outcome = run(RunRequest {
+        config,
+        window: window.clone(),
+        out_dir,
+        now,
+        clock: Utc::now(),
+        force_mail: false,
+    })?;
+    println!("month    {} {window}", a.month);
+    println!("basis    {}", outcome.basis);
     println!("output   {}", outcome.out_dir.display());
     Ok(outcome.status)
 }

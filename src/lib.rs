@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backends;
+pub mod backfill;
 pub mod check;
 pub mod cli;
 pub mod collect;
