@@ -1,0 +1,303 @@
+//! The daily history and what is built from it, through the real binary on the demo fixtures
+//! (file backend, so any past day can be run): backfill is idempotent, a week composed from
+//! seven daily runs equals their independently computed sum, a missing day makes the week
+//! PARTIAL and is named, and the monthly chargeback reconciles with the usage to the cent.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::job::{demo_config_absolute, write_config};
+
+const RATES: &str = r#"
+[chargeback]
+currency = "EUR"
+usd_exchange_rate = "0.92"
+shared_split = "usage"
+trino_per_tb_scanned = "5.00"
+trino_per_cpu_hour = "0.05"
+notebook_per_hour = "0.10"
+notebook_per_cpu_hour = "0.04"
+storage_per_gb_month = "0.023"
+llm_markup = "0.10"
+"#;
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_akko-audit"))
+        .args(args)
+        .env_remove("AKKO_AUDIT_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The demo config with a history folder (and the rate card) in `dir`.
+fn config(dir: &Path) -> PathBuf {
+    let history = dir.join("history");
+    write_config(
+        dir,
+        &format!(
+            "{}\n[history]\ndir = \"{}\"\n{RATES}",
+            demo_config_absolute().replace("[output]\ndir = \"out/demo\"", ""),
+            history.display()
+        ),
+    )
+}
+
+fn backfill(cfg: &Path, out: &Path, from: &str, to: &str) -> Output {
+    bin(&[
+        "backfill",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+fn rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// A decimal cell in 10⁻⁹ units (exact for the ledger's 3 and 6 decimals).
+fn units(s: &str) -> i128 {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let frac = format!("{frac:0<9}");
+    int.parse::<i128>().unwrap() * 1_000_000_000 + frac[..9].parse::<i128>().unwrap()
+}
+
+#[test]
+fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let out = tmp.path().join("out");
+    let o = backfill(&cfg, &out, "2026-11-24", "2026-11-30");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(text(&o).matches("ran ").count(), 7, "{}", text(&o));
+    let usage_file = tmp
+        .path()
+        .join("history/usage_by_user/date=2026-11-30/part-0.parquet");
+    let before = std::fs::metadata(&usage_file).unwrap().modified().unwrap();
+    // The footer carries the schema version.
+    let t = akko_audit::history::table::Table::from_parquet(std::fs::read(&usage_file).unwrap())
+        .unwrap();
+    assert_eq!(t.meta("akko_audit.schema_version"), Some("1"));
+    assert!(t.column("trino_cpu_nanos").is_some());
+    // Second time: nothing to do, nothing touched.
+    let o = backfill(&cfg, &out, "2026-11-24", "2026-11-30");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("nothing to do"), "{}", text(&o));
+    assert_eq!(
+        std::fs::metadata(&usage_file).unwrap().modified().unwrap(),
+        before
+    );
+
+    // The week from the history equals the sum of the seven daily ledgers.
+    let week = tmp.path().join("week");
+    let o = bin(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-12-01T00:00:00Z",
+        "--out",
+        week.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("basis    history"));
+    let mut expected: BTreeMap<String, Vec<i128>> = BTreeMap::new();
+    let mut header = Vec::new();
+    for day in 24..=30 {
+        let (h, rs) = rows(&out.join(format!("daily-2026-11-{day}/usage_by_user.csv")));
+        header = h;
+        for r in rs {
+            let e = expected
+                .entry(r[0].clone())
+                .or_insert_with(|| vec![0; r.len() - 2]);
+            for (i, cell) in r[2..].iter().enumerate() {
+                let v = units(cell);
+                match header[i + 2].as_str() {
+                    "storage_bytes" if day == 30 => e[i] = v,
+                    "storage_bytes" => {}
+                    "notebook_peak_memory_bytes" => e[i] = e[i].max(v),
+                    _ => e[i] += v,
+                }
+            }
+        }
+    }
+    let (wh, wrows) = rows(&week.join("usage_by_user.csv"));
+    assert_eq!(wh, header);
+    let got: BTreeMap<String, Vec<i128>> = wrows
+        .iter()
+        .map(|r| (r[0].clone(), r[2..].iter().map(|c| units(c)).collect()))
+        .collect();
+    assert_eq!(got, expected);
+    // Sessions spanning days really did compose (carol's server ran for days).
+    let ns = header.iter().position(|h| h == "notebook_seconds").unwrap() - 2;
+    assert!(
+        got["carol"][ns] > 86_400 * 1_000_000_000 * 3,
+        "{:?}",
+        got["carol"]
+    );
+
+    // One day deleted from the history: PARTIAL, that day named, figures unknown (not summed).
+    std::fs::remove_dir_all(tmp.path().join("history/usage_by_user/date=2026-11-27")).unwrap();
+    let partial = tmp.path().join("partial");
+    let o = bin(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-12-01T00:00:00Z",
+        "--out",
+        partial.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("2026-11-27 not in the history"),
+        "{}",
+        text(&o)
+    );
+    let days = std::fs::read_to_string(partial.join("history_days.csv")).unwrap();
+    assert!(days.contains("2026-11-27,false"), "{days}");
+    let (_, prow) = rows(&partial.join("usage_by_user.csv"));
+    let carol = prow.iter().find(|r| r[0] == "carol").unwrap();
+    assert_eq!(carol[2], "", "a week missing a day has no trino total");
+    let cover = Command::new("pdftotext")
+        .args(["-l", "1", partial.join("report.pdf").to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let cover = String::from_utf8_lossy(&cover.stdout);
+    assert!(cover.contains("PARTIAL"), "{cover}");
+    assert!(cover.contains("2026-11-27"), "{cover}");
+}
+
+#[test]
+fn backfill_refuses_days_beyond_retention_before_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg_text = std::fs::read_to_string(config(tmp.path())).unwrap();
+    // JupyterHub from a Loki that keeps 7 days (never contacted: the refusal comes first).
+    let i = cfg_text.find("[sources.jupyterhub]").unwrap();
+    let j = i + cfg_text[i..].find("[sources.litellm]").unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        &format!(
+            "{}[sources.jupyterhub]\nbackend = \"loki\"\nselector = '{{container=\"hub\"}}'\n\n{}\n[backends.loki]\nurl = \"http://127.0.0.1:9\"\nretention = \"7d\"\n",
+            &cfg_text[..i],
+            &cfg_text[j..]
+        ),
+    );
+    let today = chrono::Utc::now().date_naive();
+    let old = today - chrono::Days::new(30);
+    let out = tmp.path().join("out");
+    let o = backfill(
+        &cfg,
+        &out,
+        &old.to_string(),
+        &(old + chrono::Days::new(2)).to_string(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("retention"), "{}", text(&o));
+    assert!(text(&o).contains(&old.to_string()), "{}", text(&o));
+    assert!(!out.exists() && !tmp.path().join("history").exists());
+}
+
+#[test]
+fn the_monthly_chargeback_reconciles_to_the_cent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let out = tmp.path().join("out");
+    let o = backfill(&cfg, &out, "2026-11-01", "2026-11-30");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let month = tmp.path().join("month");
+    let o = bin(&[
+        "chargeback",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--month",
+        "2026-11",
+        "--out",
+        month.to_str().unwrap(),
+        "--at",
+        "2026-12-01T04:00:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // chargeback_by_team.csv total == FOCUS BilledCost total, exactly (12 decimals both).
+    let (h, teams) = rows(&month.join("chargeback_by_team.csv"));
+    let total_i = h.iter().position(|c| c == "total_cost").unwrap();
+    let pico = |s: &str| -> i128 {
+        let (a, b) = s.split_once('.').unwrap();
+        a.parse::<i128>().unwrap() * 1_000_000_000_000
+            + format!("{b:0<12}")[..12].parse::<i128>().unwrap()
+    };
+    let team_total: i128 = teams.iter().map(|r| pico(&r[total_i])).sum();
+    assert!(
+        teams.iter().any(|r| r[0] == "unallocated"),
+        "explicit unallocated row"
+    );
+    let (fh, focus) = rows(&month.join("focus_costs.csv"));
+    let billed = fh.iter().position(|c| c == "BilledCost").unwrap();
+    let currency = fh.iter().position(|c| c == "BillingCurrency").unwrap();
+    let period = fh.iter().position(|c| c == "BillingPeriodStart").unwrap();
+    assert!(focus
+        .iter()
+        .all(|r| r[currency] == "EUR" && r[period] == "2026-11-01T00:00:00Z"));
+    let focus_total: i128 = focus.iter().map(|r| pico(&r[billed])).sum();
+    assert_eq!(team_total, focus_total);
+    assert!(team_total > 0);
+
+    // Independently priced from usage_by_user.csv (and the daily storage for GB-months).
+    let (uh, users) = rows(&month.join("usage_by_user.csv"));
+    let col = |name: &str| uh.iter().position(|c| c == name).unwrap();
+    let sum = |name: &str| -> f64 {
+        users
+            .iter()
+            .map(|r| r[col(name)].parse::<f64>().unwrap())
+            .sum()
+    };
+    let mut expected = sum("trino_bytes_scanned") / 1e12 * 5.00
+        + sum("trino_cpu_seconds") / 3600.0 * 0.05
+        + sum("notebook_seconds") / 3600.0 * 0.10
+        + sum("notebook_cpu_seconds") / 3600.0 * 0.04
+        + sum("llm_cost_usd") * 0.92 * 1.10;
+    let mut byte_days = 0f64;
+    for day in 1..=30 {
+        let dir = out.join(format!("daily-2026-11-{day:02}"));
+        for (file, column) in [("storage_by_bucket.csv", 2), ("database_sizes.csv", 2)] {
+            let (_, r) = rows(&dir.join(file));
+            byte_days += r
+                .iter()
+                .map(|x| x[column].parse::<f64>().unwrap())
+                .sum::<f64>();
+        }
+    }
+    expected += byte_days / 1e9 / 30.0 * 0.023;
+    let got = team_total as f64 / 1e12;
+    assert!(
+        (got - expected).abs() < 0.005,
+        "chargeback {got:.6} EUR vs priced usage {expected:.6} EUR"
+    );
+}
