@@ -158,6 +158,7 @@ pub fn backfill(req: BackfillRequest) -> anyhow::Result<BackfillOutcome> {
             now: clock,
             clock,
             force_mail: false,
+            basis: crate::run::Basis::Sources,
         })?;
         tracing::info!(day = %d, status = ?outcome.status, "backfilled");
         if (outcome.status as i32) > (worst as i32) {

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
 
@@ -84,6 +84,11 @@ struct RunArgs {
     /// Mail the report even if the evidence store records that this window was already mailed.
     #[arg(long)]
     force_mail: bool,
+    /// auto (default): a day from the sources, two or more whole days from the daily history;
+    /// sources: read the sources for any window (archived exports through the file backend);
+    /// history: compose from the daily history.
+    #[arg(long)]
+    basis: Option<String>,
 }
 
 #[derive(Args)]
@@ -108,9 +113,10 @@ struct BackfillArgs {
 struct ChargebackArgs {
     #[arg(long, env = "AKKO_AUDIT_CONFIG")]
     config: PathBuf,
-    /// The month, YYYY-MM.
+    /// The month, YYYY-MM (default: the month before the current one, in window.time_zone —
+    /// what the monthly CronJob wants).
     #[arg(long)]
-    month: String,
+    month: Option<String>,
     #[arg(long)]
     out: Option<PathBuf>,
     /// The "now" stamped on the report (default: the clock).
@@ -248,6 +254,18 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
         now,
         clock: Utc::now(),
         force_mail: a.force_mail,
+        basis: match a.basis.as_deref() {
+            None | Some("auto") => crate::run::Basis::Auto,
+            Some("sources") => crate::run::Basis::Sources,
+            Some("history") => crate::run::Basis::History,
+            Some(other) => {
+                return Err(InputError::invalid(
+                    "--basis",
+                    format!("{other:?}: use auto, sources or history"),
+                )
+                .into())
+            }
+        },
     })?;
     println!("window   {window}");
     println!("basis    {}", outcome.basis);
@@ -325,8 +343,24 @@ fn cmd_backfill(a: BackfillArgs) -> anyhow::Result<ExitStatus> {
 
 fn cmd_chargeback(a: ChargebackArgs) -> anyhow::Result<ExitStatus> {
     let config = Config::load(&a.config)?;
-    let first = date_arg("--month", &format!("{}-01", a.month.trim()))?;
     let tz = config.window.time_zone;
+    let now =
+        a.at.as_deref()
+            .map(|v| instant_arg("--at", v))
+            .transpose()?
+            .or(config.window.at)
+            .unwrap_or_else(Utc::now);
+    let month = match &a.month {
+        Some(m) => m.trim().to_string(),
+        None => {
+            let this = now.with_timezone(&tz).date_naive();
+            let first_of_this = this.with_day(1).unwrap_or(this);
+            (first_of_this - chrono::Days::new(1))
+                .format("%Y-%m")
+                .to_string()
+        }
+    };
+    let first = date_arg("--month", &format!("{month}-01"))?;
     let next = first
         .checked_add_months(chrono::Months::new(1))
         .ok_or_else(|| InputError::invalid("--month", "out of range"))?;
@@ -363,8 +397,9 @@ fn cmd_chargeback(a: ChargebackArgs) -> anyhow::Result<ExitStatus> {
         now,
         clock: Utc::now(),
         force_mail: false,
+        basis: crate::run::Basis::History,
     })?;
-    println!("month    {} {window}", a.month);
+    println!("month    {month} {window}");
     println!("basis    {}", outcome.basis);
     println!("output   {}", outcome.out_dir.display());
     Ok(outcome.status)

@@ -56,6 +56,7 @@ pub(super) fn run(
         now,
         clock: _,
         force_mail,
+        basis: _,
     } = req;
     let started = Instant::now();
     let store: Box<dyn EvidenceStore> = match (&config.s3, &config.history_dir) {

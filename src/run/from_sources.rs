@@ -58,6 +58,7 @@ pub(super) fn run(req: RunRequest, secrets: Secrets) -> anyhow::Result<RunOutcom
         now,
         clock,
         force_mail,
+        basis: _,
     } = req;
     let started = std::time::Instant::now();
     info!(window = %window, out = %out_dir.display(), "run started");

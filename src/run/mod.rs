@@ -34,6 +34,19 @@ pub struct RunRequest {
     pub clock: DateTime<Utc>,
     /// Mail even if the evidence store says this window was already mailed.
     pub force_mail: bool,
+    /// Where the figures come from.
+    pub basis: Basis,
+}
+
+/// `Auto`: a day (or less) from the sources, two or more whole days from the daily history.
+/// `Sources` forces the sources for a long window — an auditor's run over archived exports
+/// read through the file backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Basis {
+    #[default]
+    Auto,
+    Sources,
+    History,
 }
 
 pub struct RunOutcome {
@@ -138,8 +151,13 @@ fn chargeback_for(
 
 pub fn run(req: RunRequest) -> anyhow::Result<RunOutcome> {
     let secrets = secrets(&req.config)?;
-    match composed_days(&req.config, &req.window) {
-        Some(days) => from_history::run(req, secrets, &days),
-        None => from_sources::run(req, secrets),
+    match (req.basis, composed_days(&req.config, &req.window)) {
+        (Basis::Sources, _) | (Basis::Auto, None) => from_sources::run(req, secrets),
+        (_, Some(days)) => from_history::run(req, secrets, &days),
+        (Basis::History, None) => Err(InputError::invalid(
+            "--basis",
+            "history needs a window of whole days in window.time_zone (at least two)",
+        )
+        .into()),
     }
 }
