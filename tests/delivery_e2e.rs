@@ -1,0 +1,193 @@
+//! The whole delivery path through the real binary against real servers: the demo run uploads
+//! its signed set to a SigV4-checking S3 server (s3s-fs), mails it over STARTTLS + AUTH
+//! (aiosmtpd), writes the daily history next to it; `verify` passes from S3 and fails once a
+//! byte is flipped there; a retried run does not mail twice; a wrong S3 secret is exit 4 with
+//! the evidence kept in the run folder.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::job::{demo_config_absolute, run, write_config};
+use support::s3::S3Server;
+use support::smtp::{self, Mode, PASSWORD, USER};
+
+const KEY: &str = "AKKOTESTACCESSKEY";
+const SECRET: &str = "akko-test-secret-key-0123456789";
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn openssl(args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+fn config(
+    dir: &Path,
+    s3: &S3Server,
+    mail: &smtp::SmtpServer,
+    secret_file: &Path,
+) -> std::path::PathBuf {
+    let key = dir.join("signing.pem");
+    if !key.exists() {
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "ed25519",
+            "-out",
+            key.to_str().unwrap(),
+        ]);
+        openssl(&[
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            dir.join("signing.pub.pem").to_str().unwrap(),
+        ]);
+        std::fs::write(dir.join("access-key"), KEY).unwrap();
+    }
+    write_config(
+        dir,
+        &format!(
+            "{}\n[s3]\nendpoint = \"{}\"\nbucket = \"{}\"\nprefix = \"evidence\"\nallow_http = true\n\
+             access_key_id_file = \"{}\"\nsecret_access_key_file = \"{}\"\nretries = 1\n\n\
+             [signing]\nkey_file = \"{}\"\n\n\
+             [email.smtp]\nurl = \"smtp://127.0.0.1:{}\"\nusername = \"{USER}\"\n\
+             password_env = \"AKKO_TEST_SMTP_PASSWORD\"\nca_file = \"{}\"\nretries = 1\n",
+            demo_config_absolute(),
+            s3.endpoint,
+            s3.bucket,
+            dir.join("access-key").display(),
+            secret_file.display(),
+            key.display(),
+            mail.port,
+            mail.ca.display(),
+        ),
+    )
+}
+
+fn verify_s3(cfg: &Path, url: &str, public: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_akko-audit"))
+        .args(["verify", url, "--config"])
+        .arg(cfg)
+        .arg("--public-key")
+        .arg(public)
+        .env_remove("AKKO_AUDIT_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_run_uploads_signs_mails_and_verifies_from_s3() {
+    let s3 = S3Server::start(KEY, SECRET, "akko-evidence");
+    let mail = smtp::start(Mode::StartTls);
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("secret-key");
+    std::fs::write(&secret, SECRET).unwrap();
+    let cfg = config(tmp.path(), &s3, &mail, &secret);
+    let env = [("AKKO_TEST_SMTP_PASSWORD", PASSWORD)];
+    let out = tmp.path().join("out");
+    let o = run(&cfg, &out, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The set is in S3 under the window's Hive-style prefix, byte-identical to the folder,
+    // signature included; the daily history beside it.
+    let prefix = "evidence/period=daily/start=2026-11-30";
+    for f in [
+        "usage_by_user.csv",
+        "report.pdf",
+        "manifest.json",
+        "manifest.json.sig",
+    ] {
+        assert_eq!(
+            std::fs::read(s3.object(&format!("{prefix}/{f}"))).unwrap(),
+            std::fs::read(out.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert!(s3
+        .keys()
+        .contains(&"evidence/history/usage_by_user/date=2026-11-30/part-0.parquet".to_string()));
+    assert!(s3.keys().contains(&format!("{prefix}/mailed.json")));
+    // The mail arrived once, saying where the evidence is.
+    let msgs = mail.messages();
+    assert_eq!(msgs.len(), 1);
+    let parsed = mailparse::parse_mail(&msgs[0]).unwrap();
+    let mut bodies = String::new();
+    let mut stack = vec![&parsed];
+    while let Some(p) = stack.pop() {
+        if p.ctype.mimetype.starts_with("text/") {
+            bodies.push_str(&p.get_body().unwrap());
+        }
+        stack.extend(p.subparts.iter());
+    }
+    assert!(
+        bodies.contains("s3://akko-evidence/evidence/period=daily/start=2026-11-30"),
+        "no S3 location in the mail:\n{bodies}"
+    );
+
+    // verify from S3 passes; a byte flipped in S3 makes it fail, naming the file.
+    let public = tmp.path().join("signing.pub.pem");
+    let url = format!("s3://akko-evidence/{prefix}");
+    let v = verify_s3(&cfg, &url, &public);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let obj = s3.object(&format!("{prefix}/findings.csv"));
+    let mut bytes = std::fs::read(&obj).unwrap();
+    bytes[10] ^= 0x20;
+    std::fs::write(&obj, &bytes).unwrap();
+    let v = verify_s3(&cfg, &url, &public);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains("CHANGED   findings.csv"), "{}", text(&v));
+
+    // A retry of the same window: same keys, byte-identical CSVs, and no second mail.
+    let keys = s3.keys();
+    let again = tmp.path().join("again");
+    let o = run(&cfg, &again, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(s3.keys(), keys);
+    assert_eq!(
+        std::fs::read(s3.object(&format!("{prefix}/usage_by_user.csv"))).unwrap(),
+        std::fs::read(out.join("usage_by_user.csv")).unwrap()
+    );
+    assert_eq!(
+        mail.messages().len(),
+        1,
+        "a retried run must not mail twice"
+    );
+    assert_eq!(
+        verify_s3(&cfg, &url, &public).status.code(),
+        Some(0),
+        "the rerun replaced the flipped object"
+    );
+}
+
+#[test]
+fn a_wrong_s3_secret_is_exit_4_and_keeps_the_folder() {
+    let s3 = S3Server::start(KEY, SECRET, "akko-evidence");
+    let mail = smtp::start(Mode::StartTls);
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("secret-key");
+    std::fs::write(&secret, "not-the-secret-at-all").unwrap();
+    let cfg = config(tmp.path(), &s3, &mail, &secret);
+    let out = tmp.path().join("out");
+    let o = run(&cfg, &out, &[("AKKO_TEST_SMTP_PASSWORD", PASSWORD)]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("s3.secret_access_key"), "{}", text(&o));
+    assert!(!text(&o).contains("not-the-secret-at-all"));
+    assert!(
+        out.join("manifest.json").exists(),
+        "the run folder keeps the evidence"
+    );
+    assert!(s3.keys().is_empty(), "nothing half-written in S3");
+}
