@@ -27,7 +27,7 @@ fn start_gateway() -> Gateway {
     let bin = std::env::var("AKKO_TEST_PUSHGATEWAY")
         .unwrap_or_else(|_| "prometheus-pushgateway".to_string());
     let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(&bin)
+    let mut child = Command::new(&bin)
         .arg(format!("--web.listen-address={addr}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -42,6 +42,8 @@ fn start_gateway() -> Gateway {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("pushgateway did not listen on {addr}");
 }
 

@@ -14,7 +14,7 @@ use crate::sources::values::format_fixed;
 use crate::window::Window;
 
 fn money(units: i128) -> String {
-    format_fixed(units, SCALE, SCALE as u32)
+    format_fixed(units, SCALE, SCALE)
 }
 
 fn figure(v: Option<i64>, unit: Unit) -> String {
