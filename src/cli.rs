@@ -243,10 +243,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     config.check_files_readable()?;
-    let out_dir = a
-        .out
-        .or_else(|| config.output_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("out"));
+    let out_dir = out_dir_arg(a.out, &config);
     let outcome = run(RunRequest {
         config,
         window: window.clone(),
@@ -294,6 +291,12 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitStatus> {
     Ok(outcome.status)
 }
 
+/// `--out`, else `output.dir` of the config, else `./out`.
+fn out_dir_arg(out: Option<PathBuf>, config: &Config) -> PathBuf {
+    out.or_else(|| config.output_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("out"))
+}
+
 fn date_arg(flag: &str, v: &str) -> Result<chrono::NaiveDate, InputError> {
     chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
         .map_err(|e| InputError::invalid(flag, format!("{v:?} is not a date like 2026-11-30: {e}")))
@@ -304,10 +307,7 @@ fn cmd_backfill(a: BackfillArgs) -> anyhow::Result<ExitStatus> {
     let from = date_arg("--from", &a.from)?;
     let to = date_arg("--to", &a.to)?;
     config.check_files_readable()?;
-    let out_root = a
-        .out
-        .or_else(|| config.output_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("out"));
+    let out_root = out_dir_arg(a.out, &config);
     let outcome = crate::backfill::backfill(crate::backfill::BackfillRequest {
         config,
         from,
@@ -381,15 +381,7 @@ fn cmd_chargeback(a: ChargebackArgs) -> anyhow::Result<ExitStatus> {
         )
         .into());
     }
-    let now =
-        a.at.as_deref()
-            .map(|v| instant_arg("--at", v))
-            .transpose()?
-            .unwrap_or_else(Utc::now);
-    let out_dir = a
-        .out
-        .or_else(|| config.output_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("out"));
+    let out_dir = out_dir_arg(a.out, &config);
     let outcome = run(RunRequest {
         config,
         window: window.clone(),

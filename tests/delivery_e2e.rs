@@ -9,28 +9,12 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::job::{demo_config_absolute, run, write_config};
+use support::job::{demo_config_absolute, openssl, output_text, run, write_config};
 use support::s3::S3Server;
 use support::smtp::{self, Mode, PASSWORD, USER};
 
 const KEY: &str = "AKKOTESTACCESSKEY";
 const SECRET: &str = "akko-test-secret-key-0123456789";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn openssl(args: &[&str]) {
-    let o = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(o.status.success(), "{}", text(&o));
-}
 
 fn config(
     dir: &Path,
@@ -99,7 +83,7 @@ fn a_run_uploads_signs_mails_and_verifies_from_s3() {
     let env = [("AKKO_TEST_SMTP_PASSWORD", PASSWORD)];
     let out = tmp.path().join("out");
     let o = run(&cfg, &out, &env);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
 
     // The set is in S3 under the window's Hive-style prefix, byte-identical to the folder,
     // signature included; the daily history beside it.
@@ -141,20 +125,24 @@ fn a_run_uploads_signs_mails_and_verifies_from_s3() {
     let public = tmp.path().join("signing.pub.pem");
     let url = format!("s3://akko-evidence/{prefix}");
     let v = verify_s3(&cfg, &url, &public);
-    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert_eq!(v.status.code(), Some(0), "{}", output_text(&v));
     let obj = s3.object(&format!("{prefix}/findings.csv"));
     let mut bytes = std::fs::read(&obj).unwrap();
     bytes[10] ^= 0x20;
     std::fs::write(&obj, &bytes).unwrap();
     let v = verify_s3(&cfg, &url, &public);
-    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
-    assert!(text(&v).contains("CHANGED   findings.csv"), "{}", text(&v));
+    assert_eq!(v.status.code(), Some(1), "{}", output_text(&v));
+    assert!(
+        output_text(&v).contains("CHANGED   findings.csv"),
+        "{}",
+        output_text(&v)
+    );
 
     // A retry of the same window: same keys, byte-identical CSVs, and no second mail.
     let keys = s3.keys();
     let again = tmp.path().join("again");
     let o = run(&cfg, &again, &env);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     assert_eq!(s3.keys(), keys);
     assert_eq!(
         std::fs::read(s3.object(&format!("{prefix}/usage_by_user.csv"))).unwrap(),
@@ -182,9 +170,13 @@ fn a_wrong_s3_secret_is_exit_4_and_keeps_the_folder() {
     let cfg = config(tmp.path(), &s3, &mail, &secret);
     let out = tmp.path().join("out");
     let o = run(&cfg, &out, &[("AKKO_TEST_SMTP_PASSWORD", PASSWORD)]);
-    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
-    assert!(text(&o).contains("s3.secret_access_key"), "{}", text(&o));
-    assert!(!text(&o).contains("not-the-secret-at-all"));
+    assert_eq!(o.status.code(), Some(4), "{}", output_text(&o));
+    assert!(
+        output_text(&o).contains("s3.secret_access_key"),
+        "{}",
+        output_text(&o)
+    );
+    assert!(!output_text(&o).contains("not-the-secret-at-all"));
     assert!(
         out.join("manifest.json").exists(),
         "the run folder keeps the evidence"

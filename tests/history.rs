@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::job::{demo_config_absolute, write_config};
+use support::job::{demo_config_absolute, output_text, write_config};
 
 const RATES: &str = r#"
 [chargeback]
@@ -30,14 +30,6 @@ fn bin(args: &[&str]) -> Output {
         .env_remove("AKKO_AUDIT_CONFIG")
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The demo config with a history folder (and the rate card) in `dir`.
@@ -67,6 +59,21 @@ fn backfill(cfg: &Path, out: &Path, from: &str, to: &str) -> Output {
     ])
 }
 
+/// The week 2026-11-24 .. 2026-11-30 (whole days: composed from the history).
+fn run_week(cfg: &Path, out: &Path) -> Output {
+    bin(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-12-01T00:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
     let header = r.headers().unwrap().iter().map(String::from).collect();
@@ -90,8 +97,13 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     let cfg = config(tmp.path());
     let out = tmp.path().join("out");
     let o = backfill(&cfg, &out, "2026-11-24", "2026-11-30");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(text(&o).matches("ran ").count(), 7, "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert_eq!(
+        output_text(&o).matches("ran ").count(),
+        7,
+        "{}",
+        output_text(&o)
+    );
     let usage_file = tmp
         .path()
         .join("history/usage_by_user/date=2026-11-30/part-0.parquet");
@@ -103,8 +115,12 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     assert!(t.column("trino_cpu_nanos").is_some());
     // Second time: nothing to do, nothing touched.
     let o = backfill(&cfg, &out, "2026-11-24", "2026-11-30");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("nothing to do"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert!(
+        output_text(&o).contains("nothing to do"),
+        "{}",
+        output_text(&o)
+    );
     assert_eq!(
         std::fs::metadata(&usage_file).unwrap().modified().unwrap(),
         before
@@ -112,19 +128,9 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
 
     // The week from the history equals the sum of the seven daily ledgers.
     let week = tmp.path().join("week");
-    let o = bin(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--from",
-        "2026-11-24T00:00:00Z",
-        "--to",
-        "2026-12-01T00:00:00Z",
-        "--out",
-        week.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("basis    history"));
+    let o = run_week(&cfg, &week);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert!(output_text(&o).contains("basis    history"));
     let mut expected: BTreeMap<String, Vec<i128>> = BTreeMap::new();
     let mut header = Vec::new();
     for day in 24..=30 {
@@ -163,22 +169,12 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     // One day deleted from the history: PARTIAL, that day named, figures unknown (not summed).
     std::fs::remove_dir_all(tmp.path().join("history/usage_by_user/date=2026-11-27")).unwrap();
     let partial = tmp.path().join("partial");
-    let o = bin(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--from",
-        "2026-11-24T00:00:00Z",
-        "--to",
-        "2026-12-01T00:00:00Z",
-        "--out",
-        partial.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = run_week(&cfg, &partial);
+    assert_eq!(o.status.code(), Some(3), "{}", output_text(&o));
     assert!(
-        text(&o).contains("2026-11-27 not in the history"),
+        output_text(&o).contains("2026-11-27 not in the history"),
         "{}",
-        text(&o)
+        output_text(&o)
     );
     let days = std::fs::read_to_string(partial.join("history_days.csv")).unwrap();
     assert!(days.contains("2026-11-27,false"), "{days}");
@@ -218,9 +214,13 @@ fn backfill_refuses_days_beyond_retention_before_reading() {
         &old.to_string(),
         &(old + chrono::Days::new(2)).to_string(),
     );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("retention"), "{}", text(&o));
-    assert!(text(&o).contains(&old.to_string()), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
+    assert!(output_text(&o).contains("retention"), "{}", output_text(&o));
+    assert!(
+        output_text(&o).contains(&old.to_string()),
+        "{}",
+        output_text(&o)
+    );
     assert!(!out.exists() && !tmp.path().join("history").exists());
 }
 
@@ -230,7 +230,7 @@ fn the_monthly_chargeback_reconciles_to_the_cent() {
     let cfg = config(tmp.path());
     let out = tmp.path().join("out");
     let o = backfill(&cfg, &out, "2026-11-01", "2026-11-30");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     let month = tmp.path().join("month");
     let o = bin(&[
         "chargeback",
@@ -243,7 +243,7 @@ fn the_monthly_chargeback_reconciles_to_the_cent() {
         "--at",
         "2026-12-01T04:00:00Z",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
 
     // chargeback_by_team.csv total == FOCUS BilledCost total, exactly (12 decimals both).
     let (h, teams) = rows(&month.join("chargeback_by_team.csv"));

@@ -7,19 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::job::{demo_config_absolute, run, write_config};
-
-fn openssl(args: &[&str]) {
-    let o = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        o.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use support::job::{demo_config_absolute, openssl, output_text, run, write_config};
 
 fn verify(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_akko-audit"))
@@ -28,14 +16,6 @@ fn verify(args: &[&str]) -> Output {
         .env_remove("AKKO_AUDIT_CONFIG")
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A signed demo run: (run folder, public key path).
@@ -67,7 +47,7 @@ fn signed_run(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     );
     let out = dir.join("out");
     let o = run(&cfg, &out, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     (out, public)
 }
 
@@ -95,8 +75,8 @@ fn a_signed_set_verifies_here_and_with_openssl() {
         "--public-key",
         public.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let t = output_text(&o);
     assert!(t.contains("signature valid"), "{t}");
     assert!(t.contains("VERIFIED"), "{t}");
     // The signature file is listed nowhere in the manifest (it signs the manifest), but
@@ -124,14 +104,14 @@ fn verify_names_what_changed() {
     bytes[last] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let o = verify(&[out.to_str().unwrap(), "--public-key", key]);
-    let t = text(&o);
+    let t = output_text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("CHANGED   opa_denials.csv: SHA-256"), "{t}");
     assert!(t.contains("evidence_sha256"), "{t}");
     assert!(t.contains("NOT VERIFIED"), "{t}");
     // A file removed.
     std::fs::remove_file(out.join("report.pdf")).unwrap();
-    let t = text(&verify(&[out.to_str().unwrap(), "--public-key", key]));
+    let t = output_text(&verify(&[out.to_str().unwrap(), "--public-key", key]));
     assert!(t.contains("MISSING   report.pdf"), "{t}");
 
     // A manifest edited to match a tampered file: the hashes agree, the signature does not.
@@ -148,7 +128,7 @@ fn verify_names_what_changed() {
         "--public-key",
         public2.to_str().unwrap(),
     ]);
-    let t = text(&o);
+    let t = output_text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("SIGNATURE INVALID"), "{t}");
     // Another signer's key does not verify it either.
@@ -176,7 +156,7 @@ fn verify_names_what_changed() {
         "--public-key",
         other_pub.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", output_text(&o));
 }
 
 #[test]
@@ -185,18 +165,18 @@ fn verify_refuses_unchecked_signatures_and_bad_keys() {
     let (out, _) = signed_run(tmp.path());
     // Without a key: bad input, unless hashes only were asked for.
     let o = verify(&[out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("--public-key"));
+    assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
+    assert!(output_text(&o).contains("--public-key"));
     let o = verify(&[out.to_str().unwrap(), "--hashes-only"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("signature not checked"));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert!(output_text(&o).contains("signature not checked"));
     // A private key file where the public key belongs is refused with the flag named.
     let o = verify(&[
         out.to_str().unwrap(),
         "--public-key",
         tmp.path().join("signing.pem").to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
     // A signing key that is not a key: exit 2 before anything is read or written.
     let cfg = write_config(
         tmp.path(),
@@ -207,10 +187,10 @@ fn verify_refuses_unchecked_signatures_and_bad_keys() {
     );
     let out2 = tmp.path().join("out2");
     let o = run(&cfg, &out2, &[("AKKO_TEST_SIGNING_KEY", "not-a-key")]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("signing.key"));
+    assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
+    assert!(output_text(&o).contains("signing.key"));
     assert!(
-        !text(&o).contains("not-a-key"),
+        !output_text(&o).contains("not-a-key"),
         "the secret must not be echoed"
     );
     assert!(!out2.exists());

@@ -5,25 +5,16 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use super::csv::Table;
+use super::csv::{figure, Table};
 use super::Artifact;
 use crate::config::chargeback::{RateCard, SCALE};
 use crate::ledger::chargeback::{Chargeback, Service};
-use crate::ledger::{TeamRow, Unit, NO_TEAM, TEAM_COLUMNS};
+use crate::ledger::{TeamRow, NO_TEAM, TEAM_COLUMNS};
 use crate::sources::values::format_fixed;
 use crate::window::Window;
 
 fn money(units: i128) -> String {
     format_fixed(units, SCALE, SCALE)
-}
-
-fn figure(v: Option<i64>, unit: Unit) -> String {
-    match (v, unit) {
-        (None, _) => String::new(),
-        (Some(v), Unit::Count) => v.to_string(),
-        (Some(v), Unit::NanosAsSeconds) => format_fixed(v.into(), 9, 3),
-        (Some(v), Unit::PicoUsd) => format_fixed(v.into(), 12, 6),
-    }
 }
 
 pub fn chargeback_by_team(teams: &[TeamRow], cb: Option<(&Chargeback, &RateCard)>) -> Artifact {

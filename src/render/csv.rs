@@ -23,7 +23,8 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn figure(v: Option<i64>, unit: Unit) -> String {
+/// A ledger figure as every output prints it; `None` (unknown) is an empty cell.
+pub(crate) fn figure(v: Option<i64>, unit: Unit) -> String {
     match (v, unit) {
         (None, _) => String::new(),
         (Some(v), Unit::Count) => v.to_string(),

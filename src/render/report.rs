@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::csv::figure;
 use super::pdf::document::{
     Bar, BarChart, Block, Column, Cover, Document, Kpi, LineChart, Section, Series, Table,
 };
@@ -65,15 +66,6 @@ pub struct Composed<'a> {
 
 fn ts(ns: i64) -> String {
     DateTime::<Utc>::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn figure(v: Option<i64>, unit: Unit) -> String {
-    match (v, unit) {
-        (None, _) => String::new(),
-        (Some(v), Unit::Count) => v.to_string(),
-        (Some(v), Unit::NanosAsSeconds) => format_fixed(v.into(), 9, 3),
-        (Some(v), Unit::PicoUsd) => format_fixed(v.into(), 12, 6),
-    }
 }
 
 /// Bytes for a reader: exact integer plus a binary-prefixed approximation.

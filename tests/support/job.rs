@@ -149,3 +149,21 @@ pub fn column(dir: &Path, name: &str) -> Vec<String> {
         .map(|l| l.split(',').nth(i).unwrap_or("").to_string())
         .collect()
 }
+
+/// stdout and stderr of a finished command, for messages and `contains` checks.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs the `openssl` CLI (keys and certificates are made the way an operator would).
+pub fn openssl(args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "openssl {args:?}: {}", output_text(&o));
+}
