@@ -24,21 +24,7 @@ fn config(
 ) -> std::path::PathBuf {
     let key = dir.join("signing.pem");
     if !key.exists() {
-        openssl(&[
-            "genpkey",
-            "-algorithm",
-            "ed25519",
-            "-out",
-            key.to_str().unwrap(),
-        ]);
-        openssl(&[
-            "pkey",
-            "-in",
-            key.to_str().unwrap(),
-            "-pubout",
-            "-out",
-            dir.join("signing.pub.pem").to_str().unwrap(),
-        ]);
+        support::job::ed25519_keypair(dir);
         std::fs::write(dir.join("access-key"), KEY).unwrap();
     }
     write_config(

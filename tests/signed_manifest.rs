@@ -20,23 +20,7 @@ fn verify(args: &[&str]) -> Output {
 
 /// A signed demo run: (run folder, public key path).
 fn signed_run(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let key = dir.join("signing.pem");
-    let public = dir.join("signing.pub.pem");
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "ed25519",
-        "-out",
-        key.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
+    let (key, public) = support::job::ed25519_keypair(dir);
     let cfg = write_config(
         dir,
         &format!(

@@ -20,6 +20,9 @@ pub struct JobMetrics<'a> {
     pub users: usize,
 }
 
+/// A per-source gauge: name, help, and the value of one source's report.
+type PerSource = (&'static str, &'static str, fn(&SourceReport) -> u64);
+
 fn gauge(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} gauge");
@@ -66,44 +69,28 @@ pub fn render(m: &JobMetrics) -> String {
         "Ledger rows (users seen) in the last run.",
     );
     let _ = writeln!(out, "akko_audit_users {}", m.users);
-    gauge(
-        &mut out,
-        "akko_audit_source_complete",
-        "1 when the source was read in full in the last run.",
-    );
-    for r in m.reports {
-        let _ = writeln!(
-            out,
-            "akko_audit_source_complete{{source=\"{}\"}} {}",
-            r.source.name(),
-            u8::from(r.status == Completeness::Complete)
-        );
-    }
-    gauge(
-        &mut out,
-        "akko_audit_source_lines_read",
-        "Lines (rows, samples) read per source in the last run.",
-    );
-    for r in m.reports {
-        let _ = writeln!(
-            out,
-            "akko_audit_source_lines_read{{source=\"{}\"}} {}",
-            r.source.name(),
-            r.tally.lines_read
-        );
-    }
-    gauge(
-        &mut out,
-        "akko_audit_source_lines_rejected",
-        "Lines per source that looked like records but could not be parsed.",
-    );
-    for r in m.reports {
-        let _ = writeln!(
-            out,
-            "akko_audit_source_lines_rejected{{source=\"{}\"}} {}",
-            r.source.name(),
-            r.tally.lines_rejected
-        );
+    let per_source: [PerSource; 3] = [
+        (
+            "akko_audit_source_complete",
+            "1 when the source was read in full in the last run.",
+            |r| u64::from(r.status == Completeness::Complete),
+        ),
+        (
+            "akko_audit_source_lines_read",
+            "Lines (rows, samples) read per source in the last run.",
+            |r| r.tally.lines_read,
+        ),
+        (
+            "akko_audit_source_lines_rejected",
+            "Lines per source that looked like records but could not be parsed.",
+            |r| r.tally.lines_rejected,
+        ),
+    ];
+    for (name, help, value) in per_source {
+        gauge(&mut out, name, help);
+        for r in m.reports {
+            let _ = writeln!(out, "{name}{{source=\"{}\"}} {}", r.source.name(), value(r));
+        }
     }
     gauge(
         &mut out,

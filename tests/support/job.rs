@@ -167,3 +167,25 @@ pub fn openssl(args: &[&str]) {
         .expect("openssl");
     assert!(o.status.success(), "openssl {args:?}: {}", output_text(&o));
 }
+
+/// An Ed25519 key pair made by OpenSSL in `dir`: (private PKCS#8 PEM, public SPKI PEM).
+pub fn ed25519_keypair(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("signing.pem");
+    let public = dir.join("signing.pub.pem");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    (key, public)
+}
