@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::job::{demo_config_absolute, openssl, output_text, run, write_config};
+use support::job::{demo_config_absolute, output_text, run, write_config};
 use support::s3::S3Server;
 use support::smtp::{self, Mode, PASSWORD, USER};
 
