@@ -18,6 +18,10 @@ RUN mkdir src \
     && cargo build --release --locked --bin akko-audit \
     && rm -rf src
 
+# Compiled into the binary: the control catalog and the PDF fonts (include_str!/include_bytes!)
+# and the counting rules the PDF prints as its methodology appendix.
+COPY report-templates ./report-templates
+COPY docs/counting-rules.md ./docs/counting-rules.md
 COPY src ./src
 # COPY keeps the context's mtimes, which may be older than the stub build's outputs: touch so
 # cargo sees the real sources as changed and does not ship the stub.
@@ -30,9 +34,8 @@ RUN touch src/main.rs src/lib.rs \
 # no package manager. The ":nonroot" variant's user is 65532, the uid the CronJobs run as.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/akko-audit /usr/local/bin/akko-audit
-# Nothing else is copied: the binary reads no file of the repository at runtime. It embeds
-# nothing from report-templates/ either (no include_bytes!), and nothing reads that folder yet;
-# when the control catalog and PDF fonts arrive there, embed them or COPY them here.
+# Nothing else is copied: the binary reads no file of the repository at runtime; the control
+# catalog, the fonts and the counting rules are compiled in.
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/akko-audit"]
 CMD ["--help"]
