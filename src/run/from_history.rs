@@ -17,7 +17,7 @@ use crate::history::compose::{compose, DayState};
 use crate::identity::Resolver;
 use crate::ledger::panels::Panels;
 use crate::render::csv::Table;
-use crate::render::{chargeback, compliance, csv, manifest, pdf, report, Artifact};
+use crate::render::{chargeback, compliance, csv, manifest, report, Artifact};
 use crate::sources::databases::DatabaseSize;
 use crate::sources::storage::BucketSize;
 use crate::sources::Completeness;
@@ -188,11 +188,7 @@ pub(super) fn run(
             chargeback: priced,
         }),
     });
-    artifacts.push(Artifact {
-        name: "report.pdf".into(),
-        bytes: pdf::render(&document).map_err(|e| anyhow::anyhow!("rendering report.pdf: {e}"))?,
-        rows: 0,
-    });
+    artifacts.push(super::render_pdf(&document)?);
     let status = finish(Finish {
         config: &config,
         window: &window,

@@ -15,7 +15,7 @@ use crate::identity::{bucket_owner, Resolver};
 use crate::ledger::chargeback::Chargeback;
 use crate::ledger::panels::Panels;
 use crate::ledger::{self, Ledger};
-use crate::render::{chargeback, compliance, csv, manifest, pdf, report, Artifact};
+use crate::render::{chargeback, compliance, csv, manifest, report, Artifact};
 use crate::sources::SourceKind;
 use crate::window::Window;
 
@@ -131,13 +131,7 @@ pub(super) fn run(req: RunRequest, secrets: Secrets) -> anyhow::Result<RunOutcom
         redact_sql: config.privacy.redact_sql_literals,
         composed: None,
     });
-    let pdf_bytes =
-        pdf::render(&document).map_err(|e| anyhow::anyhow!("rendering report.pdf: {e}"))?;
-    artifacts.push(Artifact {
-        name: "report.pdf".into(),
-        bytes: pdf_bytes,
-        rows: 0,
-    });
+    artifacts.push(super::render_pdf(&document)?);
     let history = match single_day(&config, &window) {
         Some(date) => history::daily_artifacts(&history::DailyInput {
             window: &window,
