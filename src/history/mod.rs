@@ -132,7 +132,10 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
         Column::str(
             "bucket",
             false,
-            b.iter().map(|x| Some(x.bucket.clone())).collect(),
+            // Names built from user ids (home-<user>) are pseudonymised like every export.
+            b.iter()
+                .map(|x| Some(d.resolver.text(&x.bucket).into_owned()))
+                .collect(),
         ),
         Column::str(
             "owner",
@@ -151,7 +154,9 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
         Column::str(
             "database",
             false,
-            db.iter().map(|x| Some(x.database.clone())).collect(),
+            db.iter()
+                .map(|x| Some(d.resolver.text(&x.database).into_owned()))
+                .collect(),
         ),
         Column::str(
             "server",
