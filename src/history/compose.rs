@@ -13,7 +13,8 @@ use chrono_tz::Tz;
 
 use super::table::{Table, TableError, Values};
 use super::{
-    path, stored_name, DATABASES, LLM, SCHEMA_KEY, SCHEMA_VERSION, SOURCES, STORAGE, USAGE,
+    path, stored_name, DATABASES, FINDINGS, LLM, SCHEMA_KEY, SCHEMA_VERSION, SOURCES, STORAGE,
+    USAGE,
 };
 use crate::identity::looks_unresolved;
 use crate::ledger::{Ledger, LedgerRow, COLUMNS};
@@ -69,6 +70,8 @@ pub struct Composed {
     pub storage_byte_days: BTreeMap<Option<String>, i128>,
     /// Σ over the days of database bytes.
     pub database_byte_days: i128,
+    /// Every day's findings, in day order.
+    pub findings: Vec<crate::compliance::findings::Finding>,
 }
 
 impl Composed {
@@ -166,6 +169,7 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
     let mut llm_days_ok = true;
     let mut storage_byte_days: BTreeMap<Option<String>, i128> = BTreeMap::new();
     let mut database_byte_days = 0i128;
+    let mut findings = Vec::new();
     for &date in dates {
         let usage_name = path(USAGE, date);
         let (Some(usage), Some(sources)) = (
@@ -234,6 +238,9 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
                 .iter()
                 .map(|x| i128::from(x.unwrap_or(0)))
                 .sum::<i128>();
+        }
+        if let Some(t) = read(store, &path(FINDINGS, date))? {
+            findings.extend(day_findings(&t, &path(FINDINGS, date))?);
         }
         let day = Day {
             date,
@@ -383,7 +390,56 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         days,
         storage_byte_days,
         database_byte_days,
+        findings,
     })
+}
+
+/// A day's findings back from its table; rules this version does not know are kept under the
+/// nearest honest name rather than dropped.
+fn day_findings(
+    t: &Table,
+    name: &str,
+) -> Result<Vec<crate::compliance::findings::Finding>, ComposeError> {
+    use crate::compliance::findings::{Finding, Severity, RULES};
+    let (sev, rule, subject, summary, evidence) = (
+        strs(t, "severity", name)?,
+        strs(t, "rule", name)?,
+        strs(t, "subject", name)?,
+        strs(t, "summary", name)?,
+        strs(t, "evidence", name)?,
+    );
+    let (count, first, last) = (
+        ints(t, "count", name)?,
+        ints(t, "first_ns", name)?,
+        ints(t, "last_ns", name)?,
+    );
+    let mut out = Vec::new();
+    for i in 0..t.rows() {
+        let r = rule[i].as_deref().unwrap_or("");
+        let Some((known, _)) = RULES.iter().find(|(k, _)| *k == r) else {
+            continue;
+        };
+        out.push(Finding {
+            rule: known,
+            severity: match sev[i].as_deref() {
+                Some("high") => Severity::High,
+                Some("medium") => Severity::Medium,
+                _ => Severity::Low,
+            },
+            subject: subject[i].clone().unwrap_or_default(),
+            summary: summary[i].clone().unwrap_or_default(),
+            count: count[i].unwrap_or(0) as u64,
+            first_ns: first[i],
+            last_ns: last[i],
+            evidence: evidence[i]
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .map(String::from)
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 fn span_report(kind: SourceKind, days: &[Day]) -> SourceReport {

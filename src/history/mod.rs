@@ -28,7 +28,8 @@ pub const LLM: &str = "llm_usage_by_user_model";
 pub const STORAGE: &str = "storage_by_bucket";
 pub const DATABASES: &str = "database_sizes";
 pub const SOURCES: &str = "sources";
-pub const TABLES: [&str; 5] = [USAGE, LLM, STORAGE, DATABASES, SOURCES];
+pub const FINDINGS: &str = "findings";
+pub const TABLES: [&str; 6] = [USAGE, LLM, STORAGE, DATABASES, SOURCES, FINDINGS];
 
 /// The key of one day's table, relative to the history root (`[history] dir`, or
 /// `<s3.prefix>/history/` in the evidence store).
@@ -55,6 +56,8 @@ pub struct DailyInput<'a> {
     pub resolver: &'a Resolver,
     pub storage: &'a StorageConfig,
     pub reports: &'a [&'a SourceReport],
+    /// The day's findings: a month's report lists every day's, since the raw records are gone.
+    pub findings: &'a [crate::compliance::findings::Finding],
 }
 
 fn metadata(w: &Window) -> Vec<(String, String)> {
@@ -204,6 +207,40 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
         ),
         Column::str("error", true, r.iter().map(|x| x.error.clone()).collect()),
     ];
+    let f = d.findings;
+    let findings = vec![
+        Column::str(
+            "severity",
+            false,
+            f.iter().map(|x| Some(x.severity.name().into())).collect(),
+        ),
+        Column::str(
+            "rule",
+            false,
+            f.iter().map(|x| Some(x.rule.into())).collect(),
+        ),
+        Column::str(
+            "subject",
+            false,
+            f.iter().map(|x| Some(x.subject.clone())).collect(),
+        ),
+        Column::str(
+            "summary",
+            false,
+            f.iter().map(|x| Some(x.summary.clone())).collect(),
+        ),
+        Column::int(
+            "count",
+            f.iter().map(|x| i64::try_from(x.count).ok()).collect(),
+        ),
+        Column::int("first_ns", f.iter().map(|x| x.first_ns).collect()),
+        Column::int("last_ns", f.iter().map(|x| x.last_ns).collect()),
+        Column::str(
+            "evidence",
+            false,
+            f.iter().map(|x| Some(x.evidence.join("\n"))).collect(),
+        ),
+    ];
     let mut out = Vec::new();
     for (name, columns) in [
         (USAGE, usage),
@@ -211,6 +248,7 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
         (STORAGE, storage),
         (DATABASES, databases),
         (SOURCES, sources),
+        (FINDINGS, findings),
     ] {
         let t = Table {
             columns,

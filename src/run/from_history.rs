@@ -80,9 +80,9 @@ pub(super) fn run(
     let missing = composed.missing_days();
     let ledger = composed.ledger;
 
-    // Findings a composed report can state: what is missing. The security rules ran nightly
-    // and are in each day's findings.csv.
-    let mut findings: Vec<Finding> = Vec::new();
+    // Every day's findings (the security rules ran nightly on the raw records), then what the
+    // composition itself can state: what is missing.
+    let mut findings: Vec<Finding> = composed.findings.clone();
     for d in &missing {
         findings.push(Finding {
             rule: "evidence.source_incomplete",
@@ -119,6 +119,10 @@ pub(super) fn run(
             });
         }
     }
+    findings.sort_by(|a, b| {
+        (a.severity, a.rule, &a.subject, a.first_ns)
+            .cmp(&(b.severity, b.rule, &b.subject, b.first_ns))
+    });
     let mut collected = Collected::default();
     for r in &composed.reports {
         collected.reports.insert(r.source, r.clone());

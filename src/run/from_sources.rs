@@ -142,6 +142,7 @@ pub(super) fn run(req: RunRequest, secrets: Secrets) -> anyhow::Result<RunOutcom
             resolver: &resolver,
             storage: &config.storage,
             reports: &reports,
+            findings: &findings,
         })
         .map_err(|e| anyhow::anyhow!("writing the daily history: {e}"))?,
         None => Vec::new(),
