@@ -60,6 +60,18 @@ impl Service {
             Service::Llm => "llm_cost",
         }
     }
+    /// Short title for the PDF's table.
+    pub fn title(self) -> &'static str {
+        match self {
+            Service::TrinoScan => "Trino scan",
+            Service::TrinoCpu => "Trino CPU",
+            Service::NotebookHours => "Notebooks",
+            Service::NotebookCpu => "Notebook CPU",
+            Service::Storage => "Storage",
+            Service::SharedStorage => "Shared storage",
+            Service::Llm => "LLM",
+        }
+    }
     /// FOCUS ServiceName, ServiceCategory, PricingUnit, ChargeDescription.
     pub fn focus(self) -> (&'static str, &'static str, &'static str, &'static str) {
         match self {

@@ -1428,7 +1428,7 @@ fn chargeback_section(
     let money = |v: i128| format_fixed(v, 12, 2);
     let mut t = Table {
         columns: std::iter::once(col("Team", false, 1.6))
-            .chain(Service::ALL.iter().map(|s| col(s.column(), true, 1.0)))
+            .chain(Service::ALL.iter().map(|s| col(s.title(), true, 1.0)))
             .chain(std::iter::once(col("Total", true, 1.1)))
             .collect(),
         empty_text: "Nothing to charge".into(),
