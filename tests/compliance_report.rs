@@ -11,22 +11,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::job::{demo, demo_config_absolute, manifest, run, write_config};
-
-fn tool(name: &str, args: &[&str]) -> String {
-    let o = Command::new(name)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{name} (poppler-utils) must be installed: {e}"));
-    assert!(
-        o.status.success(),
-        "{name} {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+use support::pdf::{page_count, render_pages, tool};
 
 fn pdf_text(pdf: &Path) -> String {
     tool("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"])
@@ -150,37 +137,9 @@ fn demo_pdf_has_every_section_the_ledger_kpis_and_every_control() {
     // Unicode names survive as text (the embedded font, not WinAnsi '?').
     assert!(text.contains("Jürgen") || text.contains("jurgen"));
     // Every page renders.
-    let info = tool("pdfinfo", &[pdf.to_str().unwrap()]);
-    let pages: usize = info
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pages = page_count(&pdf);
     assert!(pages >= 20, "{pages} pages");
-    let png = tmp.path().join("page");
-    tool(
-        "pdftoppm",
-        &[
-            "-r",
-            "30",
-            "-png",
-            pdf.to_str().unwrap(),
-            png.to_str().unwrap(),
-        ],
-    );
-    let rendered = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "png")
-        })
-        .count();
-    assert_eq!(rendered, pages);
+    assert_eq!(render_pages(&pdf, tmp.path(), 30), pages);
     // The manifest hashes the PDF, and a rerun gives the same bytes.
     let entry = m["files"]
         .as_array()

@@ -3,10 +3,12 @@
 //! the font list. poppler-utils is a test dependency (scripts/test-services.sh installs it); a
 //! missing tool fails the test rather than skipping it, so CI cannot pass without looking.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 
 use akko_audit::render::pdf::{document::*, render};
+use support::pdf::{page_count, render_pages, tool};
 
 fn kpi(label: &str, value: &str, note: &str) -> Kpi {
     Kpi {
@@ -194,27 +196,6 @@ fn sample() -> Document {
     }
 }
 
-/// Runs a poppler tool and returns stdout; panics (fails the test) if it is missing or fails.
-fn tool(name: &str, args: &[&str]) -> String {
-    let out = Command::new(name).args(args).output().unwrap_or_else(|e| {
-        panic!("{name} not runnable ({e}); install poppler-utils (scripts/test-services.sh does)")
-    });
-    assert!(
-        out.status.success(),
-        "{name} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn page_count(pdf: &Path) -> usize {
-    let info = tool("pdfinfo", &[pdf.to_str().unwrap()]);
-    info.lines()
-        .find_map(|l| l.strip_prefix("Pages:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("pdfinfo prints Pages:")
-}
-
 #[test]
 fn realistic_report_renders_and_reads_back_with_poppler() {
     let doc = sample();
@@ -311,18 +292,7 @@ fn realistic_report_renders_and_reads_back_with_poppler() {
         .count();
     assert!(header_pages >= 5, "header repeated on {header_pages} pages");
 
-    let png = dir.path().join("page");
-    tool("pdftoppm", &["-r", "40", "-png", p, png.to_str().unwrap()]);
-    let pngs = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "png")
-        })
-        .count();
+    let pngs = render_pages(Path::new(p), dir.path(), 40);
     assert_eq!(pngs, pages, "one PNG per page");
 
     let fonts = tool("pdffonts", &[p]);

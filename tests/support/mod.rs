@@ -5,6 +5,7 @@
 
 pub mod job;
 pub mod loki_emulator;
+pub mod pdf;
 pub mod prometheus;
 pub mod s3;
 pub mod smtp;
