@@ -40,6 +40,8 @@ pub struct Collected {
     pub llm_hours: Vec<LlmHour>,
     /// OPA decision log lines per hour (volume, not deduplicated decisions).
     pub opa_lines_per_hour: BTreeMap<i64, u64>,
+    /// Keycloak groups per raw user name, as OPA saw them.
+    pub user_groups: BTreeMap<String, Vec<String>>,
     pub buckets: Vec<BucketSize>,
     pub databases: Vec<DatabaseSize>,
     pub pods: Vec<PodUsage>,
@@ -62,7 +64,12 @@ impl Collected {
 /// One source's result before it is merged.
 enum Records {
     Trino(Vec<TrinoQuery>),
-    Opa(Vec<OpaDenial>, BTreeSet<String>, BTreeMap<i64, u64>),
+    Opa(
+        Vec<OpaDenial>,
+        BTreeSet<String>,
+        BTreeMap<i64, u64>,
+        BTreeMap<String, Vec<String>>,
+    ),
     Keycloak(Vec<KeycloakEvent>, BTreeMap<String, String>),
     Jupyterhub(Vec<NotebookSession>),
     Litellm(Vec<LlmUsage>, Vec<LlmHour>),
@@ -76,7 +83,12 @@ impl Records {
     fn empty(kind: SourceKind) -> Records {
         match kind {
             SourceKind::Trino => Records::Trino(Vec::new()),
-            SourceKind::Opa => Records::Opa(Vec::new(), BTreeSet::new(), BTreeMap::new()),
+            SourceKind::Opa => Records::Opa(
+                Vec::new(),
+                BTreeSet::new(),
+                BTreeMap::new(),
+                BTreeMap::new(),
+            ),
             SourceKind::Keycloak => Records::Keycloak(Vec::new(), BTreeMap::new()),
             SourceKind::Jupyterhub => Records::Jupyterhub(Vec::new()),
             SourceKind::Litellm => Records::Litellm(Vec::new(), Vec::new()),
@@ -205,7 +217,7 @@ pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collec
         // partial); the ledger leaves the source's columns empty.
         match records {
             Records::Trino(q) => out.trino = q,
-            Records::Opa(d, users, hours) => {
+            Records::Opa(d, users, hours, groups) => {
                 let anonymous = d.iter().filter(|d| d.user.is_empty()).count();
                 if anonymous > 0 {
                     notes.push(format!(
@@ -215,6 +227,7 @@ pub fn collect(config: &Config, window: &Window, clock: DateTime<Utc>) -> Collec
                 out.opa_denials = d;
                 out.opa_users = users;
                 out.opa_lines_per_hour = hours;
+                out.user_groups = groups;
             }
             Records::Keycloak(e, names) => {
                 out.keycloak = e;
@@ -387,7 +400,7 @@ fn read_source(
             let mut p = OpaParser::new(w, &sc.allow_path);
             let r = drive_lines(config, sc, window, rt, clock, &mut p);
             (
-                Records::Opa(p.denials, p.users_seen, p.lines_per_hour),
+                Records::Opa(p.denials, p.users_seen, p.lines_per_hour, p.user_groups),
                 r,
                 p.tally,
             )

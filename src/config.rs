@@ -123,6 +123,10 @@ struct RawIdentity {
     aliases: BTreeMap<String, String>,
     #[serde(default)]
     teams: BTreeMap<String, Vec<String>>,
+    /// Keycloak groups that are teams, in priority order: a user missing from `teams` is in the
+    /// first of these groups OPA saw them in (`input.context.identity.groups`).
+    #[serde(default)]
+    team_groups: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,6 +267,8 @@ pub struct IdentityConfig {
     pub aliases: BTreeMap<String, String>,
     /// Canonical user -> team.
     pub teams: BTreeMap<String, String>,
+    /// Keycloak groups that are teams, in priority order (after `teams`).
+    pub team_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -667,7 +673,24 @@ fn validate_identity(raw: RawIdentity) -> Result<IdentityConfig, InputError> {
             }
         }
     }
-    Ok(IdentityConfig { aliases, teams })
+    let mut team_groups = Vec::new();
+    for g in raw.team_groups {
+        let g = g.trim().trim_start_matches('/').to_string();
+        if g.is_empty() {
+            return Err(InputError::invalid(
+                "identity.team_groups",
+                "a group name must not be empty",
+            ));
+        }
+        if !team_groups.contains(&g) {
+            team_groups.push(g);
+        }
+    }
+    Ok(IdentityConfig {
+        aliases,
+        teams,
+        team_groups,
+    })
 }
 
 fn validate_storage(raw: RawStorage) -> Result<StorageConfig, InputError> {

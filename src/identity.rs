@@ -81,6 +81,34 @@ impl Resolver {
         r
     }
 
+    /// Teams from Keycloak groups for users `identity.teams` does not place: the first group of
+    /// `identity.team_groups` (in its order) the user was seen in. Before pseudonyms, which
+    /// re-key the teams.
+    pub fn with_groups(
+        mut self,
+        team_groups: &[String],
+        user_groups: &BTreeMap<String, Vec<String>>,
+    ) -> Self {
+        if team_groups.is_empty() {
+            return self;
+        }
+        for (raw, groups) in user_groups {
+            let user = self.resolve(raw);
+            if self.teams.contains_key(&user) {
+                continue;
+            }
+            let in_group = |t: &String| {
+                groups
+                    .iter()
+                    .any(|g| g.trim_start_matches('/').eq_ignore_ascii_case(t))
+            };
+            if let Some(team) = team_groups.iter().find(|t| in_group(t)) {
+                self.teams.insert(user, team.clone());
+            }
+        }
+        self
+    }
+
     /// Every user id this resolver hands out becomes a keyed pseudonym; teams follow.
     pub fn with_pseudonyms(mut self, p: Pseudonymiser) -> Self {
         self.teams = std::mem::take(&mut self.teams)
@@ -304,6 +332,30 @@ mod tests {
         assert!(r.is_unresolved(&u));
         assert!(!r.is_unresolved(&p));
         assert!(Pseudonymiser::new(b"short".to_vec()).is_err());
+    }
+
+    #[test]
+    fn teams_from_keycloak_groups_fill_only_the_gaps() {
+        let mut cfg = IdentityConfig::default();
+        cfg.teams.insert("carol".into(), "finance".into());
+        let groups: BTreeMap<String, Vec<String>> = [
+            ("Carol".to_string(), vec!["data-science".to_string()]),
+            (
+                "dmitri".to_string(),
+                vec!["staff".into(), "/data-science".into(), "platform".into()],
+            ),
+            ("eve".to_string(), vec!["staff".to_string()]),
+        ]
+        .into();
+        let r = Resolver::new(&cfg, &BTreeMap::new())
+            .with_groups(&["platform".into(), "data-science".into()], &groups);
+        assert_eq!(r.team("carol"), Some("finance"), "the config wins");
+        assert_eq!(
+            r.team("dmitri"),
+            Some("platform"),
+            "team_groups order decides"
+        );
+        assert_eq!(r.team("eve"), None, "a group that is not a team");
     }
 
     #[test]

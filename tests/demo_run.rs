@@ -240,3 +240,35 @@ fn sql_literals_can_be_redacted_without_touching_a_figure() {
     );
     assert!(after.contains("= ?"), "{after}");
 }
+
+/// kemal is in no configured team; OPA saw him in the Keycloak group `contractors`. Naming that
+/// group a team moves him from `unallocated` to it, and leaves every configured team as it was.
+#[test]
+fn keycloak_groups_place_users_the_team_map_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = support::job::demo_config_absolute().replacen(
+        "[identity]\n",
+        "[identity]\nteam_groups = [\"contractors\", \"finance\"]\n",
+        1,
+    );
+    assert!(text.contains("team_groups"));
+    let cfg = support::job::write_config(dir.path(), &text);
+    let out = dir.path().join("out");
+    let o = support::job::run(&cfg, &out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        support::job::output_text(&o)
+    );
+    let users = support::job::column(&out, "user");
+    let teams = support::job::column(&out, "team");
+    let team_of = |u: &str| teams[users.iter().position(|x| x == u).unwrap()].clone();
+    assert_eq!(team_of("kemal"), "contractors");
+    assert_eq!(team_of("alice"), "data-science", "the team map still wins");
+    let chargeback = std::fs::read_to_string(out.join("chargeback_by_team.csv")).unwrap();
+    assert!(
+        chargeback.lines().any(|l| l.starts_with("contractors,1,")),
+        "{chargeback}"
+    );
+}

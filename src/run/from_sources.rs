@@ -65,7 +65,8 @@ pub(super) fn run(req: RunRequest, secrets: Secrets) -> anyhow::Result<RunOutcom
     // A broken catalog is a broken build, but say so before reading anything.
     let catalog = Catalog::load()?;
     let collected = collect(&config, &window, clock);
-    let mut resolver = Resolver::new(&config.identity, &collected.keycloak_names);
+    let mut resolver = Resolver::new(&config.identity, &collected.keycloak_names)
+        .with_groups(&config.identity.team_groups, &collected.user_groups);
     if let Some(p) = secrets.pseudonymiser {
         resolver = resolver.with_pseudonyms(p);
     }

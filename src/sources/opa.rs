@@ -67,6 +67,9 @@ struct InputContext<'a> {
 struct Identity<'a> {
     #[serde(borrow)]
     user: Option<Cow<'a, str>>,
+    /// Kept raw: parsed only the first time a user is met, not on each of millions of lines.
+    #[serde(borrow, default)]
+    groups: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +92,9 @@ pub struct OpaParser {
     /// "OPA decisions" volume. Lines, not deduplicated decisions: keeping every decision id to
     /// deduplicate 5M allows would make memory grow with the log.
     pub lines_per_hour: BTreeMap<i64, u64>,
+    /// Keycloak groups per user as OPA saw them (`input.context.identity.groups`), from the
+    /// user's first decision in the window: where `identity.team_groups` names teams.
+    pub user_groups: BTreeMap<String, Vec<String>>,
     pub tally: Tally,
 }
 
@@ -101,6 +107,7 @@ impl OpaParser {
             denials: Vec::new(),
             users_seen: BTreeSet::new(),
             lines_per_hour: BTreeMap::new(),
+            user_groups: BTreeMap::new(),
             tally: Tally::default(),
         }
     }
@@ -151,6 +158,15 @@ impl LineParser for OpaParser {
             .unwrap_or("");
         if !user.is_empty() && !self.users_seen.contains(user) {
             self.users_seen.insert(user.to_string());
+            let groups = ctx
+                .as_ref()
+                .and_then(|c| c.identity.as_ref())
+                .and_then(|i| i.groups)
+                .and_then(|g| serde_json::from_str::<Vec<String>>(g.get()).ok())
+                .unwrap_or_default();
+            if !groups.is_empty() {
+                self.user_groups.insert(user.to_string(), groups);
+            }
         }
         let path = rec.path.as_deref().unwrap_or("").trim_start_matches('/');
         if path != self.allow_path {
