@@ -158,6 +158,23 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
         .map(|r| (r[0].clone(), r[2..].iter().map(|c| units(c)).collect()))
         .collect();
     assert_eq!(got, expected);
+    // Unresolved identities of the week: those the daily runs flagged.
+    let mut daily_unresolved = std::collections::BTreeSet::new();
+    for day in 24..=30 {
+        let m = support::job::manifest(&out.join(format!("daily-2026-11-{day}")));
+        for u in m["unresolved_identities"].as_array().unwrap() {
+            daily_unresolved.insert(u.as_str().unwrap().to_string());
+        }
+    }
+    let week_unresolved: std::collections::BTreeSet<String> = support::job::manifest(&week)
+        ["unresolved_identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_string())
+        .collect();
+    assert!(!daily_unresolved.is_empty());
+    assert_eq!(week_unresolved, daily_unresolved);
     // Sessions spanning days really did compose (carol's server ran for days).
     let ns = header.iter().position(|h| h == "notebook_seconds").unwrap() - 2;
     assert!(

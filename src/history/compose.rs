@@ -170,6 +170,7 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
     let mut storage_byte_days: BTreeMap<Option<String>, i128> = BTreeMap::new();
     let mut database_byte_days = 0i128;
     let mut findings = Vec::new();
+    let mut unresolved_seen: BTreeSet<String> = BTreeSet::new();
     for &date in dates {
         let usage_name = path(USAGE, date);
         let (Some(usage), Some(sources)) = (
@@ -210,6 +211,13 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
             }
         }
         let users = strs(&usage, "user", &usage_name)?;
+        if let Ok(flags) = ints(&usage, "unresolved", &usage_name) {
+            for (u, f) in users.iter().zip(flags) {
+                if *f == Some(1) {
+                    unresolved_seen.insert(u.clone().unwrap_or_default());
+                }
+            }
+        }
         let teams = strs(&usage, "team", &usage_name)?;
         let figures: Vec<&[Option<i64>]> = COLUMNS
             .iter()
@@ -330,9 +338,11 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
             figures,
         });
     }
+    // As each day's run judged it (pseudonyms hide an e-mail or a UUID); a day written before
+    // the flag existed falls back to the name's look.
     let unresolved = rows
         .iter()
-        .filter(|r| looks_unresolved(&r.user))
+        .filter(|r| unresolved_seen.contains(&r.user) || looks_unresolved(&r.user))
         .map(|r| r.user.clone())
         .collect();
 

@@ -87,6 +87,14 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
             owned(&rows.iter().map(|r| r.user.clone()).collect::<Vec<_>>()),
         ),
         Column::str("team", true, rows.iter().map(|r| r.team.clone()).collect()),
+        // Whether no alias or Keycloak event resolved the name: with pseudonyms on, the name
+        // alone no longer says so.
+        Column::int(
+            "unresolved",
+            rows.iter()
+                .map(|r| Some(i64::from(d.ledger.unresolved.contains(&r.user))))
+                .collect(),
+        ),
     ];
     for (i, (name, _, unit)) in COLUMNS.iter().enumerate() {
         usage.push(Column::int(
