@@ -64,6 +64,25 @@ pub fn check(config: &Config) -> Vec<Probe> {
                 .map_err(|e| e.to_string())
         });
     }
+    if let Some(cfg) = &config.s3 {
+        probe(
+            format!("s3 {} bucket {}", cfg.endpoint, cfg.bucket),
+            &mut || {
+                // A HEAD on a key that need not exist: proves endpoint, TLS, credentials and bucket.
+                let key = crate::deliver::s3::history_key(cfg, "");
+                crate::deliver::s3::exists(cfg, key.trim_end_matches('/'))
+                    .map(|_| "credentials accepted".into())
+                    .map_err(|e| e.to_string())
+            },
+        );
+    }
+    if let Some(smtp) = config.email.as_ref().and_then(|e| e.smtp.as_ref()) {
+        probe(format!("smtp {}:{}", smtp.host, smtp.port), &mut || {
+            crate::deliver::email::probe(smtp)
+                .map(|()| "TLS and login accepted".into())
+                .map_err(|e| e.to_string())
+        });
+    }
     for s in &config.sources {
         if let Backend::Files(files) = &s.backend {
             for f in files {

@@ -53,7 +53,8 @@ enum Command {
     /// evidence digest the PDF quotes, and the manifest's Ed25519 signature. Prints what does
     /// not match; exit 0 only when everything matches.
     Verify(VerifyArgs),
-    /// Probe every configured source (reachability, auth, one tiny query) and print latencies.
+    /// Probe every configured source backend (reachability, auth, one tiny query), the S3
+    /// evidence store and the SMTP relay (TLS and login, nothing sent), and print latencies.
     /// Exit 0 only when every probe passes.
     Check {
         #[arg(long, env = "AKKO_AUDIT_CONFIG")]

@@ -47,6 +47,17 @@ fn config(
     )
 }
 
+fn check(cfg: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_akko-audit"));
+    cmd.args(["check", "--config"])
+        .arg(cfg)
+        .env_remove("AKKO_AUDIT_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
 fn verify_s3(cfg: &Path, url: &str, public: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_akko-audit"))
         .args(["verify", url, "--config"])
@@ -67,6 +78,20 @@ fn a_run_uploads_signs_mails_and_verifies_from_s3() {
     std::fs::write(&secret, SECRET).unwrap();
     let cfg = config(tmp.path(), &s3, &mail, &secret);
     let env = [("AKKO_TEST_SMTP_PASSWORD", PASSWORD)];
+    // `check` reaches both sinks before anything is produced.
+    let c = check(&cfg, &env);
+    assert_eq!(c.status.code(), Some(0), "{}", output_text(&c));
+    assert!(
+        output_text(&c).contains("credentials accepted"),
+        "{}",
+        output_text(&c)
+    );
+    assert!(
+        output_text(&c).contains("TLS and login accepted"),
+        "{}",
+        output_text(&c)
+    );
+    assert!(mail.messages().is_empty(), "check sends nothing");
     let out = tmp.path().join("out");
     let o = run(&cfg, &out, &env);
     assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
@@ -154,6 +179,15 @@ fn a_wrong_s3_secret_is_exit_4_and_keeps_the_folder() {
     let secret = tmp.path().join("secret-key");
     std::fs::write(&secret, "not-the-secret-at-all").unwrap();
     let cfg = config(tmp.path(), &s3, &mail, &secret);
+    let c = check(&cfg, &[("AKKO_TEST_SMTP_PASSWORD", "wrong")]);
+    assert_eq!(c.status.code(), Some(1), "{}", output_text(&c));
+    let t = output_text(&c);
+    assert!(
+        t.contains("FAIL") && t.contains("s3.secret_access_key"),
+        "{t}"
+    );
+    assert!(t.contains("email.smtp.password"), "{t}");
+    assert!(!t.contains("not-the-secret-at-all"));
     let out = tmp.path().join("out");
     let o = run(&cfg, &out, &[("AKKO_TEST_SMTP_PASSWORD", PASSWORD)]);
     assert_eq!(o.status.code(), Some(4), "{}", output_text(&o));

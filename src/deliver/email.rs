@@ -62,6 +62,20 @@ pub fn send(
     send_with(smtp, from, to, raw, FIRST_BACKOFF, &mut std::thread::sleep)
 }
 
+/// Connects, negotiates TLS and logs in without sending anything: `akko-audit check`.
+pub fn probe(smtp: &SmtpConfig) -> Result<(), MailError> {
+    let relay = format!("{}:{}", smtp.host, smtp.port);
+    let transport = transport(smtp, &relay)?;
+    match transport.test_connection() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(MailError::Rejected {
+            relay,
+            detail: "the relay did not answer NOOP".into(),
+        }),
+        Err(e) => Err(classify(smtp, &relay, &e).error),
+    }
+}
+
 /// [`send`] with the backoff injected: tests must not sleep for seconds.
 pub fn send_with(
     smtp: &SmtpConfig,
