@@ -183,6 +183,43 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
         got["carol"]
     );
 
+    // The week's daily trend: each day's series is that day's count, the same records as its
+    // ledger (not the sum of hours for distinct users).
+    let (ah, arows) = rows(&week.join("activity_by_day.csv"));
+    assert_eq!(arows.len(), 7);
+    let acol = |n: &str| ah.iter().position(|h| h == n).unwrap();
+    for (i, day) in (24..=30).enumerate() {
+        let (h, rs) = rows(&out.join(format!("daily-2026-11-{day}/usage_by_user.csv")));
+        let sum = |n: &str| -> i128 {
+            let c = h.iter().position(|x| x == n).unwrap();
+            rs.iter().map(|r| units(&r[c])).sum()
+        };
+        let a = &arows[i];
+        assert_eq!(a[0], format!("2026-11-{day}"));
+        for (series, column) in [
+            ("trino_queries", "trino_queries"),
+            ("trino_failed", "trino_failed_queries"),
+            ("opa_denials", "opa_denials"),
+            ("llm_requests", "llm_requests"),
+        ] {
+            assert_eq!(
+                units(&a[acol(series)]),
+                sum(column),
+                "{series} on 2026-11-{day}"
+            );
+        }
+        let online = units(&a[acol("online_users")]);
+        assert!(online <= rs.len() as i128 * 1_000_000_000, "{a:?}");
+    }
+    assert!(arows.iter().any(|a| units(&a[acol("online_users")]) > 0));
+    let text = Command::new("pdftotext")
+        .args([week.join("report.pdf").to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Daily trends"), "{text}");
+    assert!(text.contains("Users online vs active notebooks"), "{text}");
+
     // One day deleted from the history: PARTIAL, that day named, figures unknown (not summed).
     std::fs::remove_dir_all(tmp.path().join("history/usage_by_user/date=2026-11-27")).unwrap();
     let partial = tmp.path().join("partial");
@@ -198,6 +235,12 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     let (_, prow) = rows(&partial.join("usage_by_user.csv"));
     let carol = prow.iter().find(|r| r[0] == "carol").unwrap();
     assert_eq!(carol[2], "", "a week missing a day has no trino total");
+    // That day's trend is unknown (empty), the others are still there.
+    let (_, arows) = rows(&partial.join("activity_by_day.csv"));
+    let gap = arows.iter().find(|r| r[0] == "2026-11-27").unwrap();
+    assert!(gap[1..].iter().all(String::is_empty), "{gap:?}");
+    let other = arows.iter().find(|r| r[0] == "2026-11-26").unwrap();
+    assert!(other[1..].iter().all(|c| !c.is_empty()), "{other:?}");
     let cover = Command::new("pdftotext")
         .args(["-l", "1", partial.join("report.pdf").to_str().unwrap(), "-"])
         .output()

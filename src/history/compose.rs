@@ -40,7 +40,7 @@ pub struct Day {
 }
 
 impl Day {
-    fn complete(&self, kind: SourceKind) -> bool {
+    pub(crate) fn complete(&self, kind: SourceKind) -> bool {
         self.state == DayState::Present
             && self
                 .sources
@@ -72,6 +72,8 @@ pub struct Composed {
     pub database_byte_days: i128,
     /// Every day's findings, in day order.
     pub findings: Vec<crate::compliance::findings::Finding>,
+    /// The dashboard's series, one bucket per day.
+    pub trend: super::activity::Trend,
 }
 
 impl Composed {
@@ -387,6 +389,7 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         .filter(|k| !k.optional())
         .map(|&kind| span_report(kind, &days))
         .collect();
+    let trend = super::activity::compose(store, &days);
     Ok(Composed {
         ledger: Ledger { rows, unresolved },
         llm: if llm_days_ok {
@@ -401,6 +404,7 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         storage_byte_days,
         database_byte_days,
         findings,
+        trend,
     })
 }
 

@@ -4,6 +4,7 @@
 //! nightly runs kept. Figures are stored in the ledger's exact integer units (ns, 10⁻¹² USD,
 //! bytes) with the unit in the column name; null is unknown, as in the CSV.
 
+pub mod activity;
 pub mod compose;
 pub mod table;
 
@@ -29,7 +30,16 @@ pub const STORAGE: &str = "storage_by_bucket";
 pub const DATABASES: &str = "database_sizes";
 pub const SOURCES: &str = "sources";
 pub const FINDINGS: &str = "findings";
-pub const TABLES: [&str; 6] = [USAGE, LLM, STORAGE, DATABASES, SOURCES, FINDINGS];
+pub const TABLES: [&str; 8] = [
+    USAGE,
+    LLM,
+    STORAGE,
+    DATABASES,
+    SOURCES,
+    FINDINGS,
+    activity::ACTIVITY,
+    activity::LLM_ACTIVITY,
+];
 
 /// The key of one day's table, relative to the history root (`[history] dir`, or
 /// `<s3.prefix>/history/` in the evidence store).
@@ -58,6 +68,8 @@ pub struct DailyInput<'a> {
     pub reports: &'a [&'a SourceReport],
     /// The day's findings: a month's report lists every day's, since the raw records are gone.
     pub findings: &'a [crate::compliance::findings::Finding],
+    /// The day's hourly panels, as its report drew them.
+    pub panels: &'a crate::ledger::panels::Panels,
 }
 
 fn metadata(w: &Window) -> Vec<(String, String)> {
@@ -76,7 +88,7 @@ fn owned(v: &[String]) -> Vec<Option<String>> {
     v.iter().cloned().map(Some).collect()
 }
 
-/// The five Parquet files of one daily run.
+/// The Parquet files of one daily run, one per table of [`TABLES`].
 pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
     let meta = metadata(d.window);
     let rows = &d.ledger.rows;
@@ -250,6 +262,13 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
         ),
     ];
     let mut out = Vec::new();
+    for (name, t) in activity::daily_tables(d.window, d.panels, d.collected, d.resolver, &meta)? {
+        out.push(Artifact {
+            name: path(name, d.date),
+            bytes: t.to_parquet()?,
+            rows: t.rows() as u64,
+        });
+    }
     for (name, columns) in [
         (USAGE, usage),
         (LLM, llm_cols),

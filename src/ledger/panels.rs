@@ -39,13 +39,24 @@ pub struct Panels {
 
 impl Panels {
     pub fn build(window: &Window, c: &Collected, resolver: &Resolver) -> Panels {
-        let start = window.start_ns();
-        let end = window.end_ns();
-        let bucket_ns = if end - start <= 48 * HOUR {
+        let bucket_ns = if window.end_ns() - window.start_ns() <= 48 * HOUR {
             HOUR
         } else {
             24 * HOUR
         };
+        Panels::bucketed(window, c, resolver, bucket_ns)
+    }
+
+    /// The window as one bucket: what the daily history keeps per day, since distinct users
+    /// and running sessions of a day cannot be added up from its hours.
+    pub fn whole(window: &Window, c: &Collected, resolver: &Resolver) -> Panels {
+        Panels::bucketed(window, c, resolver, window.end_ns() - window.start_ns())
+    }
+
+    pub fn bucketed(window: &Window, c: &Collected, resolver: &Resolver, bucket_ns: i64) -> Panels {
+        let start = window.start_ns();
+        let end = window.end_ns();
+        let bucket_ns = bucket_ns.max(1);
         let n = ((end - start + bucket_ns - 1) / bucket_ns).max(1) as usize;
         let idx = |t: i64| -> Option<usize> {
             (t >= start && t < end).then(|| ((t - start) / bucket_ns) as usize)

@@ -162,6 +162,7 @@ pub(super) fn run(
         csv::storage_by_bucket(&collected, &resolver, &config.storage),
         csv::database_sizes(&collected, &resolver),
         history_days_csv(&composed.days),
+        composed.trend.csv(),
         compliance::findings_csv(&findings, &catalog),
         compliance::controls_csv(&controls, &catalog.version),
     ];
@@ -189,6 +190,7 @@ pub(super) fn run(
         redact_sql: config.privacy.redact_sql_literals,
         composed: Some(report::Composed {
             days: &composed.days,
+            trend: &composed.trend,
             chargeback: priced,
         }),
     });

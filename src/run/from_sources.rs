@@ -144,6 +144,7 @@ pub(super) fn run(req: RunRequest, secrets: Secrets) -> anyhow::Result<RunOutcom
             storage: &config.storage,
             reports: &reports,
             findings: &findings,
+            panels: &panels,
         })
         .map_err(|e| anyhow::anyhow!("writing the daily history: {e}"))?,
         None => Vec::new(),

@@ -59,41 +59,7 @@ pub(super) fn cockpit(input: &ReportInput) -> Vec<Section> {
             ("llm_cost_usd", "Cost USD"),
         ],
     )));
-    let mut models = Table {
-        columns: vec![
-            col("Model", false, 2.5),
-            col("Requests", true, 1.0),
-            col("Failed", true, 1.0),
-            col("Error rate", true, 1.0),
-            col("Mean latency ms", true, 1.3),
-        ],
-        empty_text: "No LLM requests".into(),
-        caption: Some(
-            "Latency is endTime − startTime of each spend-log row; error rate = failed / requests."
-                .into(),
-        ),
-        ..Default::default()
-    };
-    for (m, (req, failed, lat, timed)) in &input.panels.llm_models {
-        models.rows.push(vec![
-            m.clone(),
-            req.to_string(),
-            failed.to_string(),
-            if *req > 0 {
-                format!(
-                    "{} %",
-                    format_fixed(i128::from(*failed) * 10_000 / i128::from(*req), 2, 2)
-                )
-            } else {
-                String::new()
-            },
-            if *timed > 0 {
-                (lat / timed).to_string()
-            } else {
-                "n/a".into()
-            },
-        ]);
-    }
+    let models = llm_models_table(&input.panels.llm_models);
     b.push(Block::Table(models));
     let mut by_model: BTreeMap<&str, i64> = BTreeMap::new();
     for u in input.llm_by_user_model {

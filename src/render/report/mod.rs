@@ -63,6 +63,7 @@ pub struct ReportInput<'a> {
 /// chargeback.
 pub struct Composed<'a> {
     pub days: &'a [crate::history::compose::Day],
+    pub trend: &'a crate::history::activity::Trend,
     pub chargeback: Option<(
         &'a crate::ledger::chargeback::Chargeback,
         &'a crate::config::chargeback::RateCard,
@@ -185,6 +186,46 @@ fn line_chart(p: &Panels, title: &str, unit: &str, s: Vec<Series>, stacked: bool
     })
 }
 
+/// Per model: requests, failures, error rate and mean latency.
+fn llm_models_table(models: &BTreeMap<String, (i64, i64, i64, i64)>) -> Table {
+    let mut t = Table {
+        columns: vec![
+            col("Model", false, 2.5),
+            col("Requests", true, 1.0),
+            col("Failed", true, 1.0),
+            col("Error rate", true, 1.0),
+            col("Mean latency ms", true, 1.3),
+        ],
+        empty_text: "No LLM requests".into(),
+        caption: Some(
+            "Latency is endTime − startTime of each spend-log row; error rate = failed / requests."
+                .into(),
+        ),
+        ..Default::default()
+    };
+    for (m, (req, failed, lat, timed)) in models {
+        t.rows.push(vec![
+            m.clone(),
+            req.to_string(),
+            failed.to_string(),
+            if *req > 0 {
+                format!(
+                    "{} %",
+                    format_fixed(i128::from(*failed) * 10_000 / i128::from(*req), 2, 2)
+                )
+            } else {
+                String::new()
+            },
+            if *timed > 0 {
+                (lat / timed).to_string()
+            } else {
+                "n/a".into()
+            },
+        ]);
+    }
+    t
+}
+
 /// Top users by one ledger column, as bars.
 fn top_bars(ledger: &Ledger, column: &str, unit: Unit, title: &str, axis: &str) -> Block {
     let mut rows: Vec<(i64, &str)> = ledger
@@ -230,6 +271,7 @@ pub fn build(input: &ReportInput) -> Document {
         }
         Some(c) => {
             sections.push(composed::days_section(c));
+            sections.push(composed::trends_section(c));
             if let Some(cb) = c.chargeback {
                 sections.push(composed::chargeback_section(input, cb));
             }
@@ -250,7 +292,7 @@ pub fn build(input: &ReportInput) -> Document {
 
 fn kpis(input: &ReportInput) -> Vec<Kpi> {
     let l = input.ledger;
-    if input.composed.is_some() {
+    if let Some(composed) = &input.composed {
         let show = |column: &str, kind: SourceKind| match total(l, column) {
             Some(v) if complete(input, kind) => (v.to_string(), "in the period".to_string()),
             _ => (
@@ -267,6 +309,13 @@ fn kpis(input: &ReportInput) -> Vec<Kpi> {
             card(
                 "Total users",
                 (l.rows.len().to_string(), "seen on any day".into()),
+            ),
+            card(
+                "Online users",
+                match composed.trend.peak_online() {
+                    Some(v) => (v.to_string(), "busiest day, distinct".into()),
+                    None => ("n/a".into(), "not known for every day".into()),
+                },
             ),
             card("Trino queries", show("trino_queries", SourceKind::Trino)),
             card("LLM requests", show("llm_requests", SourceKind::Litellm)),
