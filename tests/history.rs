@@ -218,6 +218,12 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
         .expect("pdftotext (poppler-utils)");
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Daily trends"), "{text}");
+    // Every day complete, the platform gauges included: no control of the week is incomplete.
+    let (ch, crows) = rows(&week.join("controls.csv"));
+    let status = ch.iter().position(|h| h == "status").unwrap();
+    let incomplete: Vec<&Vec<String>> =
+        crows.iter().filter(|r| r[status] == "incomplete").collect();
+    assert!(incomplete.is_empty(), "{incomplete:?}");
     assert!(text.contains("Users online vs active notebooks"), "{text}");
 
     // One day deleted from the history: PARTIAL, that day named, figures unknown (not summed).

@@ -384,9 +384,11 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         }
     }
 
+    // An optional source (platform gauges) counts where the nightly runs had it configured,
+    // as it does in their own reports.
     let reports = SourceKind::ALL
         .iter()
-        .filter(|k| !k.optional())
+        .filter(|k| !k.optional() || days.iter().any(|d| d.sources.contains_key(k)))
         .map(|&kind| span_report(kind, &days))
         .collect();
     let trend = super::activity::compose(store, &days);

@@ -43,7 +43,7 @@ pub(super) fn days_section(c: &Composed) -> Section {
         .map(|d| d.date.to_string())
         .collect();
     let mut blocks = vec![Block::Paragraph(
-        "This report is composed from the daily history (the Parquet each nightly run keeps), not from the log servers, which keep 7 (Loki) and 15 (Prometheus) days. Sums add up day by day; storage is the value at the period's end; peak memory is the largest daily peak. The daily trends come from the series each nightly run kept; the log panels (latest events) need the raw records and are in the daily reports.".into(),
+        "This report is composed from the daily history (the Parquet each nightly run keeps), not from the log servers, which keep 7 (Loki) and 15 (Prometheus) days. Sums add up day by day; storage is the value at the period's end; peak memory is the largest daily peak. The daily trends come from the series each nightly run kept; the log panels (latest events) need the raw records and are in the daily reports. Detail tables a control cites but this set does not hold (trino_queries.csv, opa_denials.csv, auth_events.csv, admin_events.csv, notebook_sessions.csv, notebook_pods.csv, platform_metrics.csv) are in each day's evidence set (period=daily/start=<day>/), signed by that day's manifest.".into(),
     )];
     if !missing.is_empty() {
         blocks.push(Block::Notice(format!(
