@@ -8,7 +8,9 @@
 #   - the Prometheus pushgateway (Debian `prometheus-pushgateway`): tests/pushgateway.rs starts
 #     its own on a free port;
 #   - aiosmtpd (PyPI) in a venv in $STATE/venv: tests/smtp_delivery.rs starts its own relays
-#     (tests/support/smtp_server.py) with certificates made by the openssl CLI.
+#     (tests/support/smtp_server.py) with certificates made by the openssl CLI;
+#   - kubernetes-validate (PyPI, same venv; it ships the Kubernetes OpenAPI schemas, no cluster
+#     needed): tests/deploy.rs validates cronjobs/ with --strict, as the API server would.
 # Prints the env the tests read; scripts/test.sh sources it. Run as root (CI is) or via sudo.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +45,9 @@ if ! "$VENV/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
   fi
   "$VENV/bin/pip" install -q 'aiosmtpd==1.4.6' >&2
 fi
+if [ ! -x "$VENV/bin/kubernetes-validate" ]; then
+  "$VENV/bin/pip" install -q 'kubernetes-validate==1.37.0' >&2
+fi
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 PGDATA=$STATE/pg
@@ -74,4 +79,5 @@ echo "export AKKO_TEST_PG_URL='postgresql://akko:akko@127.0.0.1:$PGPORT/litellm_
 echo "export AKKO_TEST_PROMETHEUS='$(command -v prometheus)'"
 echo "export AKKO_TEST_PROMTOOL='$(command -v promtool)'"
 echo "export AKKO_TEST_PYTHON='$VENV/bin/python'"
+echo "export AKKO_TEST_KUBERNETES_VALIDATE='$VENV/bin/kubernetes-validate'"
 echo "export AKKO_TEST_PUSHGATEWAY='$(command -v prometheus-pushgateway)'"

@@ -3,9 +3,11 @@
 //! CronJobs' schedules give the calendar windows they claim, the ConfigMap's config passes
 //! `config check`, and nothing in the folder weakens the job's isolation or leaks a secret.
 //!
-//! What this cannot check: that the API server accepts the objects (no cluster here; the schema
-//! was checked by hand with the PyPI tool `kubernetes-validate --strict`), and that the secret
-//! files exist in the cluster: `config check` does not open `*_file` paths, so the test instead
+//! Every object is validated against the Kubernetes OpenAPI schemas with `kubernetes-validate
+//! --strict` (PyPI; scripts/test-services.sh installs it and exports
+//! `AKKO_TEST_KUBERNETES_VALIDATE`): an unknown or misspelt field fails, as `kubectl apply
+//! --validate=strict` would. What this cannot check: admission by a real API server (no cluster
+//! here), and that the secret files exist in the cluster: `config check` does not open `*_file` paths, so the test instead
 //! proves every such path points into the mounted Secret at a key the template defines.
 
 mod support;
@@ -167,6 +169,54 @@ fn every_document_is_a_kubernetes_object() {
             d.name()
         );
     }
+}
+
+fn kubernetes_validate(files: &[PathBuf]) -> Output {
+    let tool = std::env::var("AKKO_TEST_KUBERNETES_VALIDATE")
+        .unwrap_or_else(|_| "kubernetes-validate".to_string());
+    Command::new(&tool)
+        .arg("--strict")
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {tool} ({e}): run scripts/test-services.sh, which installs it and exports AKKO_TEST_KUBERNETES_VALIDATE"
+            )
+        })
+}
+
+#[test]
+fn every_object_passes_the_kubernetes_schema_strictly() {
+    // Kustomization is a kustomize file, not an API object: it has no schema there.
+    let files: Vec<PathBuf> = yaml_files()
+        .into_iter()
+        .filter(|f| file_name(f) != "kustomization.yaml")
+        .collect();
+    let o = kubernetes_validate(&files);
+    let text = support::job::output_text(&o);
+    assert!(o.status.success(), "{text}");
+    for f in &files {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&f.display().to_string()) && l.contains("passed")),
+            "{} not validated: {text}",
+            f.display()
+        );
+    }
+    // The validator really is strict: a misspelt field of the daily CronJob fails.
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("cronjob-daily.yaml");
+    let daily = std::fs::read_to_string(cronjobs_dir().join("cronjob-daily.yaml")).unwrap();
+    assert!(daily.contains("startingDeadlineSeconds:"));
+    std::fs::write(
+        &bad,
+        daily.replace("startingDeadlineSeconds:", "startingDeadlineSecond:"),
+    )
+    .unwrap();
+    let o = kubernetes_validate(&[bad]);
+    let text = support::job::output_text(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("startingDeadlineSecond"), "{text}");
 }
 
 #[test]
