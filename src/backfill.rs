@@ -10,7 +10,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{Backend, Config};
 use crate::error::{ExitStatus, InputError};
-use crate::history::{path, USAGE};
 use crate::run::{run, RunRequest};
 use crate::verify::{EvidenceStore, Folder};
 use crate::window::{local_midnight, Period, Window, WindowOrigin};
@@ -118,10 +117,10 @@ pub fn backfill(req: BackfillRequest) -> anyhow::Result<BackfillOutcome> {
     let mut todo = Vec::new();
     let mut skipped = Vec::new();
     for d in &days {
-        let there = store
-            .get(&path(USAGE, *d))
+        // The same test a composed report applies: a day with any table missing is not kept.
+        let there = crate::history::missing_tables(store.as_ref(), *d)
             .map_err(|e| anyhow::anyhow!("reading the history at {}: {e}", store.describe()))?
-            .is_some();
+            .is_empty();
         if there && !force {
             skipped.push(*d);
         } else {

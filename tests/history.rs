@@ -111,7 +111,7 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     // The footer carries the schema version.
     let t = akko_audit::history::table::Table::from_parquet(std::fs::read(&usage_file).unwrap())
         .unwrap();
-    assert_eq!(t.meta("akko_audit.schema_version"), Some("1"));
+    assert_eq!(t.meta("akko_audit.schema_version"), Some("2"));
     assert!(t.column("trino_cpu_nanos").is_some());
     // Second time: nothing to do, nothing touched.
     let o = backfill(&cfg, &out, "2026-11-24", "2026-11-30");
@@ -146,6 +146,8 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
                     "storage_bytes" if day == 30 => e[i] = v,
                     "storage_bytes" => {}
                     "notebook_peak_memory_bytes" => e[i] = e[i].max(v),
+                    // Distinct sessions of the week: checked against the sources below.
+                    "notebook_sessions" => {}
                     _ => e[i] += v,
                 }
             }
@@ -157,6 +159,45 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
         .iter()
         .map(|r| (r[0].clone(), r[2..].iter().map(|c| units(c)).collect()))
         .collect();
+    // A session that ran across midnight is in two daily counts but is one session of the
+    // week: the week's count equals the same week read straight from the sources.
+    let direct = tmp.path().join("direct");
+    let o = bin(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-12-01T00:00:00Z",
+        "--basis",
+        "sources",
+        "--out",
+        direct.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let sessions = header
+        .iter()
+        .position(|h| h == "notebook_sessions")
+        .unwrap()
+        - 2;
+    let (_, drows) = rows(&direct.join("usage_by_user.csv"));
+    for r in &drows {
+        if let Some(e) = expected.get_mut(&r[0]) {
+            e[sessions] = units(&r[sessions + 2]);
+        }
+    }
+    let daily_sum: i128 = (24..=30)
+        .map(|day| {
+            let (_, rs) = rows(&out.join(format!("daily-2026-11-{day}/usage_by_user.csv")));
+            rs.iter().map(|r| units(&r[sessions + 2])).sum::<i128>()
+        })
+        .sum();
+    let week_sum: i128 = got.values().map(|v| v[sessions]).sum();
+    assert!(
+        week_sum < daily_sum,
+        "sessions across midnight counted once: week {week_sum}, days {daily_sum}"
+    );
     assert_eq!(got, expected);
     // Unresolved identities of the week: those the daily runs flagged.
     let mut daily_unresolved = std::collections::BTreeSet::new();
@@ -237,7 +278,7 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
         output_text(&o)
     );
     let days = std::fs::read_to_string(partial.join("history_days.csv")).unwrap();
-    assert!(days.contains("2026-11-27,false"), "{days}");
+    assert!(days.contains("2026-11-27,false,usage_by_user,"), "{days}");
     let (_, prow) = rows(&partial.join("usage_by_user.csv"));
     let carol = prow.iter().find(|r| r[0] == "carol").unwrap();
     assert_eq!(carol[2], "", "a week missing a day has no trino total");
@@ -254,6 +295,27 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     let cover = String::from_utf8_lossy(&cover.stdout);
     assert!(cover.contains("PARTIAL"), "{cover}");
     assert!(cover.contains("2026-11-27"), "{cover}");
+
+    // A day without one of its tables (here the LLM detail a chargeback prices) is not kept:
+    // named in the composed report, and backfill runs it again rather than skipping it.
+    std::fs::remove_dir_all(
+        tmp.path()
+            .join("history/llm_usage_by_user_model/date=2026-11-29"),
+    )
+    .unwrap();
+    let partial = tmp.path().join("partial-llm");
+    let o = run_week(&cfg, &partial);
+    assert_eq!(o.status.code(), Some(3), "{}", output_text(&o));
+    let days = std::fs::read_to_string(partial.join("history_days.csv")).unwrap();
+    assert!(
+        days.contains("2026-11-29,false,llm_usage_by_user_model,"),
+        "{days}"
+    );
+    let o = backfill(&cfg, &out, "2026-11-28", "2026-11-29");
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let text = output_text(&o);
+    assert_eq!(text.matches("ran ").count(), 1, "{text}");
+    assert!(text.contains("2026-11-29"), "{text}");
 }
 
 #[test]

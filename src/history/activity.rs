@@ -332,6 +332,7 @@ mod tests {
             date,
             state: DayState::Present,
             sources,
+            missing_tables: Vec::new(),
         }
     }
 

@@ -13,8 +13,8 @@ use chrono_tz::Tz;
 
 use super::table::{Table, TableError, Values};
 use super::{
-    path, stored_name, DATABASES, FINDINGS, LLM, SCHEMA_KEY, SCHEMA_VERSION, SOURCES, STORAGE,
-    USAGE,
+    missing_tables, path, stored_name, DATABASES, FINDINGS, LLM, SCHEMA_KEY, SCHEMA_VERSION,
+    SESSIONS, SOURCES, STORAGE, USAGE,
 };
 use crate::identity::looks_unresolved;
 use crate::ledger::{Ledger, LedgerRow, COLUMNS};
@@ -27,7 +27,8 @@ use crate::window::{local_midnight, Window};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DayState {
     Present,
-    /// No `usage_by_user` file for the day: the nightly run did not happen or failed.
+    /// Some of the day's tables are not in the history (all of them when the nightly run did
+    /// not happen or failed); they are named in [`Day::missing_tables`].
     Missing,
 }
 
@@ -37,6 +38,8 @@ pub struct Day {
     pub state: DayState,
     /// Per source: status and error as the day's run recorded them.
     pub sources: BTreeMap<SourceKind, (Completeness, Option<String>, u64, u64)>,
+    /// The history tables of the day that are not there (empty when present).
+    pub missing_tables: Vec<&'static str>,
 }
 
 impl Day {
@@ -66,10 +69,13 @@ pub struct Composed {
     pub databases: Vec<DatabaseSize>,
     /// One per source, as if the span were one read: complete only if every day was.
     pub reports: Vec<SourceReport>,
-    /// Σ over the days of end-of-day bucket bytes per owner (`None`: no owner), for GB-months.
-    pub storage_byte_days: BTreeMap<Option<String>, i128>,
-    /// Σ over the days of database bytes.
-    pub database_byte_days: i128,
+    /// Σ over the days of end-of-day bucket bytes × the day's share of its month, per owner
+    /// (`None`: no owner), for GB-months (see `ledger::chargeback::MONTH_PARTS`).
+    pub storage_byte_parts: BTreeMap<Option<String>, i128>,
+    /// The same for the databases.
+    pub database_byte_parts: i128,
+    /// Per bucket: Σ end-of-day bytes × month share, for each bucket's GB-month average.
+    pub bucket_byte_parts: BTreeMap<String, i128>,
     /// Every day's findings, in day order.
     pub findings: Vec<crate::compliance::findings::Finding>,
     /// The dashboard's series, one bucket per day.
@@ -169,13 +175,18 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
     let mut day_rows: Vec<DayRows> = Vec::new();
     let mut llm: BTreeMap<(String, String), LlmUsage> = BTreeMap::new();
     let mut llm_days_ok = true;
-    let mut storage_byte_days: BTreeMap<Option<String>, i128> = BTreeMap::new();
-    let mut database_byte_days = 0i128;
+    let mut storage_byte_parts: BTreeMap<Option<String>, i128> = BTreeMap::new();
+    let mut bucket_byte_parts: BTreeMap<String, i128> = BTreeMap::new();
+    let mut database_byte_parts = 0i128;
     let mut findings = Vec::new();
     let mut unresolved_seen: BTreeSet<String> = BTreeSet::new();
+    let mut sessions = SessionCount::default();
     for &date in dates {
         let usage_name = path(USAGE, date);
-        let (Some(usage), Some(sources)) = (
+        let absent =
+            missing_tables(store, date).map_err(|e| ComposeError::Read(usage_name.clone(), e))?;
+        let (false, Some(usage), Some(sources)) = (
+            !absent.is_empty(),
             read(store, &usage_name)?,
             read(store, &path(SOURCES, date))?,
         ) else {
@@ -183,9 +194,11 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
                 date,
                 state: DayState::Missing,
                 sources: BTreeMap::new(),
+                missing_tables: absent,
             });
             day_rows.push(BTreeMap::new());
             llm_days_ok = false;
+            sessions.carry.clear();
             continue;
         };
         let sname = path(SOURCES, date);
@@ -234,20 +247,29 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
             );
         }
         day_rows.push(rows);
+        let parts = crate::ledger::chargeback::day_parts(date);
         if let Some(t) = read(store, &path(STORAGE, date))? {
             let n = path(STORAGE, date);
-            let (o, x) = (strs(&t, "owner", &n)?, ints(&t, "bytes", &n)?);
+            let (b, o, x) = (
+                strs(&t, "bucket", &n)?,
+                strs(&t, "owner", &n)?,
+                ints(&t, "bytes", &n)?,
+            );
             for i in 0..t.rows() {
-                *storage_byte_days.entry(o[i].clone()).or_default() +=
-                    i128::from(x[i].unwrap_or(0));
+                let v = i128::from(x[i].unwrap_or(0)) * parts;
+                *storage_byte_parts.entry(o[i].clone()).or_default() += v;
+                *bucket_byte_parts
+                    .entry(b[i].clone().unwrap_or_default())
+                    .or_default() += v;
             }
         }
         if let Some(t) = read(store, &path(DATABASES, date))? {
             let n = path(DATABASES, date);
-            database_byte_days += ints(&t, "bytes", &n)?
+            database_byte_parts += ints(&t, "bytes", &n)?
                 .iter()
                 .map(|x| i128::from(x.unwrap_or(0)))
-                .sum::<i128>();
+                .sum::<i128>()
+                * parts;
         }
         if let Some(t) = read(store, &path(FINDINGS, date))? {
             findings.extend(day_findings(&t, &path(FINDINGS, date))?);
@@ -256,7 +278,11 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
             date,
             state: DayState::Present,
             sources: srcs,
+            missing_tables: Vec::new(),
         };
+        if let Some(t) = read(store, &path(SESSIONS, date))? {
+            sessions.day(&t, date, &path(SESSIONS, date))?;
+        }
         if day.complete(SourceKind::Litellm) {
             if let Some(t) = read(store, &path(LLM, date))? {
                 let n = path(LLM, date);
@@ -321,6 +347,8 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
                 .iter()
                 .map(|d| d.get(user).and_then(|r| r.1[c]).unwrap_or(0));
             let v = match *name {
+                // Distinct sessions of the span: one that ran across midnight is in two days.
+                "notebook_sessions" => sessions.count(user),
                 "storage_bytes" => day_rows[last].get(user).and_then(|r| r.1[c]).unwrap_or(0),
                 "notebook_peak_memory_bytes" => values.max().unwrap_or(0),
                 _ => values
@@ -403,11 +431,62 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         databases,
         reports,
         days,
-        storage_byte_days,
-        database_byte_days,
+        storage_byte_parts,
+        database_byte_parts,
+        bucket_byte_parts,
         findings,
         trend,
     })
+}
+
+/// Which session a day's record is, so a session seen on several days counts once.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum SessionStart {
+    Known(i64),
+    /// Began before the lookback horizon of the first day that saw it.
+    Unknown(NaiveDate),
+}
+
+#[derive(Debug, Default)]
+struct SessionCount {
+    /// Per (user, server): the session still running at the end of the previous day.
+    carry: BTreeMap<(String, String), SessionStart>,
+    seen: BTreeMap<String, BTreeSet<(String, SessionStart)>>,
+}
+
+impl SessionCount {
+    /// A session's start is known on every day whose lookback reaches it, so the same start is
+    /// the same session; a record without a start continues the session the previous day left
+    /// running on that server, or is one that began before any day of the span could see.
+    fn day(&mut self, t: &Table, date: NaiveDate, file: &str) -> Result<(), ComposeError> {
+        let (users, servers) = (strs(t, "user", file)?, strs(t, "server", file)?);
+        let (starts, stops) = (ints(t, "start_ns", file)?, ints(t, "stop_ns", file)?);
+        let mut carry = BTreeMap::new();
+        for i in 0..t.rows() {
+            let key = (
+                users[i].clone().unwrap_or_default(),
+                servers[i].clone().unwrap_or_default(),
+            );
+            let start = match starts[i] {
+                Some(s) => SessionStart::Known(s),
+                None => self
+                    .carry
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or(SessionStart::Unknown(date)),
+            };
+            if stops[i].is_none() {
+                carry.insert(key.clone(), start.clone());
+            }
+            self.seen.entry(key.0).or_default().insert((key.1, start));
+        }
+        self.carry = carry;
+        Ok(())
+    }
+
+    fn count(&self, user: &str) -> i64 {
+        self.seen.get(user).map_or(0, |s| s.len() as i64)
+    }
 }
 
 /// A day's findings back from its table; rules this version does not know are kept under the

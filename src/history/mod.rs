@@ -21,7 +21,7 @@ use crate::window::{rfc3339, Window};
 use table::{Column, Table, TableError};
 
 /// Bumped when a table's columns change; written into every file's footer.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 pub const SCHEMA_KEY: &str = "akko_audit.schema_version";
 
 pub const USAGE: &str = "usage_by_user";
@@ -30,16 +30,35 @@ pub const STORAGE: &str = "storage_by_bucket";
 pub const DATABASES: &str = "database_sizes";
 pub const SOURCES: &str = "sources";
 pub const FINDINGS: &str = "findings";
-pub const TABLES: [&str; 8] = [
+/// The day's notebook sessions with their start and stop: a month counts a session that ran
+/// across midnight once, which the daily counts alone cannot tell.
+pub const SESSIONS: &str = "notebook_sessions";
+pub const TABLES: [&str; 9] = [
     USAGE,
     LLM,
     STORAGE,
     DATABASES,
     SOURCES,
     FINDINGS,
+    SESSIONS,
     activity::ACTIVITY,
     activity::LLM_ACTIVITY,
 ];
+
+/// The tables of `date` not in the history: a day counts as kept only if all of them are,
+/// since a month priced from a day without its storage or LLM table would charge zero for it.
+pub fn missing_tables(
+    store: &dyn crate::verify::EvidenceStore,
+    date: NaiveDate,
+) -> Result<Vec<&'static str>, String> {
+    let mut missing = Vec::new();
+    for t in TABLES {
+        if store.get(&path(t, date))?.is_none() {
+            missing.push(t);
+        }
+    }
+    Ok(missing)
+}
 
 /// The key of one day's table, relative to the history root (`[history] dir`, or
 /// `<s3.prefix>/history/` in the evidence store).
@@ -261,6 +280,41 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
             f.iter().map(|x| Some(x.evidence.join("\n"))).collect(),
         ),
     ];
+    let mut sessions: Vec<_> = d
+        .collected
+        .sessions
+        .iter()
+        .map(|s| {
+            (
+                d.resolver.canonical(&s.user),
+                d.resolver.text(&s.server).into_owned(),
+                s.start_ns,
+                s.stop_ns,
+                s.overlap_ns,
+            )
+        })
+        .collect();
+    sessions.sort();
+    let sessions = vec![
+        Column::str(
+            "user",
+            false,
+            sessions.iter().map(|s| Some(s.0.clone())).collect(),
+        ),
+        Column::str(
+            "server",
+            false,
+            sessions.iter().map(|s| Some(s.1.clone())).collect(),
+        ),
+        // Null: began before the run's lookback horizon (start) or still running at the
+        // window's end (stop).
+        Column::int("start_ns", sessions.iter().map(|s| s.2).collect()),
+        Column::int("stop_ns", sessions.iter().map(|s| s.3).collect()),
+        Column::int(
+            "overlap_nanos",
+            sessions.iter().map(|s| Some(s.4)).collect(),
+        ),
+    ];
     let mut out = Vec::new();
     for (name, t) in activity::daily_tables(d.window, d.panels, d.collected, d.resolver, &meta)? {
         out.push(Artifact {
@@ -276,6 +330,7 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
         (DATABASES, databases),
         (SOURCES, sources),
         (FINDINGS, findings),
+        (SESSIONS, sessions),
     ] {
         let t = Table {
             columns,

@@ -26,7 +26,12 @@ use crate::verify::{EvidenceStore, Folder};
 fn history_days_csv(days: &[crate::history::compose::Day]) -> Artifact {
     let mut t = Table::new(
         "history_days.csv",
-        &["date", "in_history", "sources_not_complete"],
+        &[
+            "date",
+            "in_history",
+            "missing_tables",
+            "sources_not_complete",
+        ],
     );
     for d in days {
         let incomplete: Vec<String> = d
@@ -38,6 +43,7 @@ fn history_days_csv(days: &[crate::history::compose::Day]) -> Artifact {
         t.row(&[
             d.date.to_string(),
             (d.state == DayState::Present).to_string(),
+            d.missing_tables.join(";"),
             incomplete.join(";"),
         ]);
     }
@@ -89,7 +95,7 @@ pub(super) fn run(
             severity: Severity::High,
             subject: d.to_string(),
             summary: format!(
-                "day {d} is not in the daily history: every figure of the period is unknown; run `akko-audit backfill --from {d} --to {d}` while the sources still hold it"
+                "day {d} is not (wholly) in the daily history: every figure of the period is unknown; run `akko-audit backfill --from {d} --to {d}` while the sources still hold it"
             ),
             count: 1,
             first_ns: None,
@@ -148,11 +154,10 @@ pub(super) fn run(
     let resolver = Resolver::new(&config.identity, &Default::default());
     let cb = chargeback_for(
         &config,
-        &window,
         &ledger,
         &composed.llm,
-        &composed.storage_byte_days,
-        composed.database_byte_days,
+        &composed.storage_byte_parts,
+        composed.database_byte_parts,
     );
     let priced = cb.as_ref().zip(config.chargeback.as_ref());
     let mut artifacts = vec![

@@ -31,6 +31,9 @@ pub(super) fn days_section(c: &Composed) -> Section {
             d.date.to_string(),
             match d.state {
                 DayState::Present => "yes".into(),
+                DayState::Missing if d.missing_tables.len() < crate::history::TABLES.len() => {
+                    format!("MISSING {}", d.missing_tables.join(", "))
+                }
                 DayState::Missing => "MISSING".into(),
             },
             incomplete.join("; "),
