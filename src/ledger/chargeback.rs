@@ -11,6 +11,21 @@ use crate::sources::litellm::LlmUsage;
 
 const ONE: i128 = 1_000_000_000_000; // 10^SCALE
 
+/// The least common multiple of 28, 29, 30 and 31: a day is `MONTH_PARTS / days in its month`
+/// parts of a month, an exact integer for every month, so a quarter's GB-months weigh each day
+/// by its own month and stay exact.
+pub const MONTH_PARTS: i128 = 377_580;
+
+/// The month parts of one day (see [`MONTH_PARTS`]).
+pub fn day_parts(date: chrono::NaiveDate) -> i128 {
+    use chrono::Datelike;
+    let first = date.with_day(1).unwrap_or(date);
+    let days = first
+        .checked_add_months(chrono::Months::new(1))
+        .map_or(30, |next| (next - first).num_days());
+    MONTH_PARTS / i128::from(days.clamp(28, 31))
+}
+
 /// One priced line: a user's (or a team's share of a shared resource's) use of one service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Charge {
@@ -100,12 +115,11 @@ pub struct ChargebackInput<'a> {
     pub ledger: &'a Ledger,
     /// Per (canonical user, model): the LLM spend to price with per-model markups.
     pub llm: &'a [LlmUsage],
-    /// Σ over the days of the window of end-of-day bytes, per owner (`None`: no owner, shared).
-    pub storage_byte_days: &'a BTreeMap<Option<String>, i128>,
-    /// Σ over the days of database bytes (databases have no owner: shared).
-    pub database_byte_days: i128,
-    /// Days of the calendar month the window starts in (a GB-month is this many GB-days).
-    pub days_in_month: i64,
+    /// Σ over the days of the window of end-of-day bytes × [`day_parts`], per owner (`None`:
+    /// no owner, shared): byte-months in 1/[`MONTH_PARTS`].
+    pub storage_byte_parts: &'a BTreeMap<Option<String>, i128>,
+    /// The same for the databases (they have no owner: shared).
+    pub database_byte_parts: i128,
     pub rates: &'a RateCard,
 }
 
@@ -202,48 +216,12 @@ pub fn compute(input: &ChargebackInput) -> Chargeback {
             });
         }
     }
-    // Storage owned by a user: GB-months = byte-days / (10^9 × days in the month).
-    let gb_month = 1_000_000_000i128 * i128::from(input.days_in_month.max(1));
-    if l.rows
+    // LLM first: a usage-proportional split of the shared storage weighs every other service.
+    let llm_known = !l
+        .rows
         .iter()
-        .any(|row| row.figure("storage_bytes").is_none())
-    {
-        unpriced.push(Service::Storage);
-        unpriced.push(Service::SharedStorage);
-    } else {
-        for (owner, byte_days) in input.storage_byte_days {
-            let Some(owner) = owner else { continue };
-            if *byte_days == 0 {
-                continue;
-            }
-            charges.push(Charge {
-                team: team_of(l, owner),
-                resource: owner.clone(),
-                service: Service::Storage,
-                detail: String::new(),
-                quantity: mul_div(*byte_days, ONE, gb_month),
-                unit_price: r.storage_per_gb_month,
-                cost: mul_div(*byte_days, r.storage_per_gb_month, gb_month),
-            });
-        }
-        let shared_bytes =
-            input.storage_byte_days.get(&None).copied().unwrap_or(0) + input.database_byte_days;
-        let shared_cost = mul_div(shared_bytes, r.storage_per_gb_month, gb_month);
-        let shared_qty = mul_div(shared_bytes, ONE, gb_month);
-        split_shared(
-            &mut charges,
-            l,
-            r.shared_split,
-            shared_cost,
-            shared_qty,
-            r.storage_per_gb_month,
-        );
-    }
-    // LLM at cost (converted to the invoice currency) plus the model's markup.
-    if l.rows
-        .iter()
-        .any(|row| row.figure("llm_cost_usd").is_none())
-    {
+        .any(|row| row.figure("llm_cost_usd").is_none());
+    if !llm_known {
         unpriced.push(Service::Llm);
     } else {
         for u in input.llm {
@@ -267,6 +245,43 @@ pub fn compute(input: &ChargebackInput) -> Chargeback {
                 cost: mul_div(u.cost_units, factor, ONE),
             });
         }
+    }
+    // Storage owned by a user: GB-months = Σ bytes × day's share of its month / 10^9.
+    let gb_month = 1_000_000_000i128 * MONTH_PARTS;
+    if l.rows
+        .iter()
+        .any(|row| row.figure("storage_bytes").is_none())
+    {
+        unpriced.push(Service::Storage);
+        unpriced.push(Service::SharedStorage);
+    } else {
+        for (owner, byte_parts) in input.storage_byte_parts {
+            let Some(owner) = owner else { continue };
+            if *byte_parts == 0 {
+                continue;
+            }
+            charges.push(Charge {
+                team: team_of(l, owner),
+                resource: owner.clone(),
+                service: Service::Storage,
+                detail: String::new(),
+                quantity: mul_div(*byte_parts, ONE, gb_month),
+                unit_price: r.storage_per_gb_month,
+                cost: mul_div(*byte_parts, r.storage_per_gb_month, gb_month),
+            });
+        }
+        let shared_bytes =
+            input.storage_byte_parts.get(&None).copied().unwrap_or(0) + input.database_byte_parts;
+        let shared_cost = mul_div(shared_bytes, r.storage_per_gb_month, gb_month);
+        let shared_qty = mul_div(shared_bytes, ONE, gb_month);
+        split_shared(
+            &mut charges,
+            l,
+            r.shared_split,
+            shared_cost,
+            shared_qty,
+            r.storage_per_gb_month,
+        );
     }
     charges.sort_by(|a, b| {
         (&a.team, a.service, &a.resource, &a.detail).cmp(&(
@@ -431,17 +446,16 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
             },
         ];
         let storage: BTreeMap<Option<String>, i128> = [
-            (Some("alice".to_string()), 30_000_000_000i128 * 30),
-            (None, 10_000_000_000 * 30),
+            (Some("alice".to_string()), 30_000_000_000i128 * MONTH_PARTS),
+            (None, 10_000_000_000 * MONTH_PARTS),
         ]
         .into();
         let rates = card();
         let cb = compute(&ChargebackInput {
             ledger: &ledger,
             llm: &llm,
-            storage_byte_days: &storage,
-            database_byte_days: 0,
-            days_in_month: 30,
+            storage_byte_parts: &storage,
+            database_byte_parts: 0,
             rates: &rates,
         });
         let t = cb.by_team();
@@ -461,6 +475,89 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
         // 13.10 (ds) + 1.115 (fin, with its 0.10 share) + 2.5 (unallocated).
         assert_eq!(cb.total(), eur("16.715"));
         assert!(cb.unpriced.is_empty());
+    }
+
+    #[test]
+    fn a_quarter_weighs_each_day_by_its_own_month() {
+        let d = |m, day| chrono::NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        assert_eq!(day_parts(d(2, 10)) * 28, MONTH_PARTS);
+        assert_eq!(day_parts(d(11, 30)) * 30, MONTH_PARTS);
+        assert_eq!(day_parts(d(12, 1)) * 31, MONTH_PARTS);
+        assert_eq!(
+            day_parts(chrono::NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()) * 29,
+            MONTH_PARTS
+        );
+        // 1 GB kept every day of October, November and December is exactly 3 GB-months
+        // (dividing by the first month's 31 days would give 2.97).
+        let mut parts = 0i128;
+        let mut day = d(10, 1);
+        while day < d(12, 31).succ_opt().unwrap() {
+            parts += 1_000_000_000 * day_parts(day);
+            day = day.succ_opt().unwrap();
+        }
+        let ledger = Ledger {
+            rows: vec![row("alice", Some("ds"), &[])],
+            unresolved: vec![],
+        };
+        let rates = card();
+        let storage: BTreeMap<Option<String>, i128> = [(Some("alice".to_string()), parts)].into();
+        let cb = compute(&ChargebackInput {
+            ledger: &ledger,
+            llm: &[],
+            storage_byte_parts: &storage,
+            database_byte_parts: 0,
+            rates: &rates,
+        });
+        let line = cb
+            .charges
+            .iter()
+            .find(|c| c.service == Service::Storage)
+            .unwrap();
+        assert_eq!(line.quantity, 3 * ONE);
+        assert_eq!(line.cost, 3 * rates.storage_per_gb_month);
+    }
+
+    #[test]
+    fn a_usage_split_counts_llm_spend() {
+        // Team "ml" uses only the LLM: under a usage split it still carries its share of the
+        // shared storage, which it would not if LLM lines were priced after the split.
+        let ledger = Ledger {
+            rows: vec![
+                row(
+                    "a",
+                    Some("ds"),
+                    &[("trino_bytes_scanned", 1_000_000_000_000)],
+                ),
+                row("b", Some("ml"), &[("llm_cost_usd", 1_000_000_000_000)]),
+            ],
+            unresolved: vec![],
+        };
+        let mut rates = card();
+        rates.shared_split = SharedSplit::Usage;
+        let llm = [LlmUsage {
+            user: "b".into(),
+            model: "mini".into(),
+            cost_units: ONE,
+            ..Default::default()
+        }];
+        let storage: BTreeMap<Option<String>, i128> =
+            [(None, 100_000_000_000 * MONTH_PARTS)].into();
+        let cb = compute(&ChargebackInput {
+            ledger: &ledger,
+            llm: &llm,
+            storage_byte_parts: &storage,
+            database_byte_parts: 0,
+            rates: &rates,
+        });
+        let t = cb.by_team();
+        assert!(
+            t["ml"].get(&Service::SharedStorage).copied().unwrap_or(0) > 0,
+            "{t:?}"
+        );
+        assert_eq!(
+            t["ds"][&Service::SharedStorage] + t["ml"][&Service::SharedStorage],
+            100 * rates.storage_per_gb_month
+        );
     }
 
     #[test]

@@ -82,20 +82,25 @@ pub(super) fn run(req: RunRequest, secrets: Secrets) -> anyhow::Result<RunOutcom
     });
     let controls = catalog::evaluate(&catalog, &collected, &findings);
     let llm_by_user_model = ledger::llm_by_user_model(&collected, &resolver);
-    // One day of sizes at the window's end: byte-days = bytes (a GB-month is 30-ish of them).
-    let mut storage_byte_days: BTreeMap<Option<String>, i128> = BTreeMap::new();
+    // One day of sizes at the window's end, as that day's share of its month.
+    let parts = crate::ledger::chargeback::day_parts(
+        window
+            .start
+            .with_timezone(&config.window.time_zone)
+            .date_naive(),
+    );
+    let mut storage_byte_parts: BTreeMap<Option<String>, i128> = BTreeMap::new();
     for b in &collected.buckets {
         let owner = bucket_owner(&config.storage, &b.bucket).map(|o| resolver.canonical(&o));
-        *storage_byte_days.entry(owner).or_default() += b.bytes;
+        *storage_byte_parts.entry(owner).or_default() += b.bytes * parts;
     }
-    let database_byte_days = collected.databases.iter().map(|d| d.bytes).sum();
+    let database_byte_parts = collected.databases.iter().map(|d| d.bytes).sum::<i128>() * parts;
     let cb = chargeback_for(
         &config,
-        &window,
         &ledger,
         &llm_by_user_model,
-        &storage_byte_days,
-        database_byte_days,
+        &storage_byte_parts,
+        database_byte_parts,
     );
     let mut artifacts = render_all(
         &config,

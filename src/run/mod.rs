@@ -123,27 +123,18 @@ pub fn single_day(config: &Config, window: &Window) -> Option<chrono::NaiveDate>
 /// The priced chargeback, when a rate card is configured.
 fn chargeback_for(
     config: &Config,
-    window: &Window,
     ledger: &Ledger,
     llm: &[crate::sources::litellm::LlmUsage],
-    storage_byte_days: &std::collections::BTreeMap<Option<String>, i128>,
-    database_byte_days: i128,
+    storage_byte_parts: &std::collections::BTreeMap<Option<String>, i128>,
+    database_byte_parts: i128,
 ) -> Option<crate::ledger::chargeback::Chargeback> {
-    use chrono::Datelike;
     let rates = config.chargeback.as_ref()?;
-    let start = window
-        .start
-        .with_timezone(&config.window.time_zone)
-        .date_naive();
-    let first = start.with_day(1)?;
-    let days_in_month = (first.checked_add_months(chrono::Months::new(1))? - first).num_days();
     Some(crate::ledger::chargeback::compute(
         &crate::ledger::chargeback::ChargebackInput {
             ledger,
             llm,
-            storage_byte_days,
-            database_byte_days,
-            days_in_month,
+            storage_byte_parts,
+            database_byte_parts,
             rates,
         },
     ))
