@@ -11,7 +11,8 @@ use crate::config::chargeback::{RateCard, SCALE};
 use crate::ledger::chargeback::{Chargeback, Service};
 use crate::ledger::{TeamRow, NO_TEAM, TEAM_COLUMNS};
 use crate::sources::values::format_fixed;
-use crate::window::Window;
+use crate::window::{local_midnight, Window};
+use chrono_tz::Tz;
 
 fn money(units: i128) -> String {
     format_fixed(units, SCALE, SCALE)
@@ -72,22 +73,44 @@ pub fn chargeback_by_team(teams: &[TeamRow], cb: Option<(&Chargeback, &RateCard)
     t.finish()
 }
 
-/// The calendar month holding the window's start: FOCUS's billing period.
-fn billing_period(w: &Window) -> (DateTime<Utc>, DateTime<Utc>) {
-    let d = w.start.date_naive();
-    let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d);
-    let next = first
-        .checked_add_months(chrono::Months::new(1))
-        .unwrap_or(first);
-    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    (at(first), at(next))
+/// The local calendar month (in the report's time zone) holding the window: FOCUS's billing
+/// period, as UTC instants. `None` when the window runs into the next month, since one FOCUS
+/// line belongs to one billing period.
+fn billing_period(w: &Window, tz: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let d = w.start.with_timezone(&tz).date_naive();
+    let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?;
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    let (start, end) = (local_midnight(tz, first), local_midnight(tz, next));
+    (w.end <= end).then_some((start, end))
 }
 
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-pub fn focus_costs(cb: &Chargeback, card: &RateCard, w: &Window) -> Artifact {
+/// `focus_costs.csv`, or why it is not written: a FOCUS file is loaded into finance tools as
+/// the bill, so one with a service left out (its usage unknown) or spanning two billing periods
+/// would be a plausible wrong invoice. `chargeback_by_team.csv` still shows what is known.
+pub fn focus_costs(
+    cb: &Chargeback,
+    card: &RateCard,
+    w: &Window,
+    tz: Tz,
+) -> Result<Artifact, String> {
+    if !cb.unpriced.is_empty() {
+        let names: Vec<&str> = cb.unpriced.iter().map(|s| s.column()).collect();
+        return Err(format!(
+            "focus_costs.csv not written: {} could not be priced (usage unknown for the window); the bill would be incomplete",
+            names.join(", ")
+        ));
+    }
+    let Some((bp_start, bp_end)) = billing_period(w, tz) else {
+        return Err(format!(
+            "focus_costs.csv not written: the window {} .. {} spans more than one calendar month in {tz}; run `akko-audit chargeback --month YYYY-MM` per month",
+            iso(w.start),
+            iso(w.end)
+        ));
+    };
     let mut t = Table::new(
         "focus_costs.csv",
         &[
@@ -126,7 +149,6 @@ pub fn focus_costs(cb: &Chargeback, card: &RateCard, w: &Window) -> Artifact {
             "Tags",
         ],
     );
-    let (bp_start, bp_end) = billing_period(w);
     for c in &cb.charges {
         let (service, category, unit, description) = c.service.focus();
         let description = if c.detail.is_empty() {
@@ -181,5 +203,66 @@ pub fn focus_costs(cb: &Chargeback, card: &RateCard, w: &Window) -> Artifact {
             tags,
         ]);
     }
-    t.finish()
+    Ok(t.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(a: &str, b: &str) -> Window {
+        Window::explicit(
+            DateTime::parse_from_rfc3339(a).unwrap().into(),
+            DateTime::parse_from_rfc3339(b).unwrap().into(),
+        )
+        .unwrap()
+    }
+
+    fn card() -> RateCard {
+        crate::config::chargeback::validate(
+            toml::from_str("currency = \"EUR\"\nusd_exchange_rate = \"0.9\"\nstorage_per_gb_month = \"0.02\"\n")
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_billing_period_is_the_local_month() {
+        let berlin = chrono_tz::Europe::Berlin;
+        let november = window("2026-10-31T23:00:00Z", "2026-11-30T23:00:00Z");
+        let (s, e) = billing_period(&november, berlin).unwrap();
+        assert_eq!(iso(s), "2026-10-31T23:00:00Z");
+        assert_eq!(iso(e), "2026-11-30T23:00:00Z");
+        // The same UTC month is not one Berlin month: its last hour is in December.
+        assert!(billing_period(
+            &window("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"),
+            berlin
+        )
+        .is_none());
+        let (s, _) = billing_period(
+            &window("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"),
+            Tz::UTC,
+        )
+        .unwrap();
+        assert_eq!(iso(s), "2026-11-01T00:00:00Z");
+    }
+
+    #[test]
+    fn no_focus_file_for_a_quarter_or_an_unpriced_service() {
+        let cb = Chargeback {
+            charges: Vec::new(),
+            unpriced: Vec::new(),
+        };
+        let quarter = window("2026-10-01T00:00:00Z", "2027-01-01T00:00:00Z");
+        let why = focus_costs(&cb, &card(), &quarter, Tz::UTC).unwrap_err();
+        assert!(why.contains("more than one calendar month"), "{why}");
+        let month = window("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z");
+        assert!(focus_costs(&cb, &card(), &month, Tz::UTC).is_ok());
+        let cb = Chargeback {
+            charges: Vec::new(),
+            unpriced: vec![Service::Llm],
+        };
+        let why = focus_costs(&cb, &card(), &month, Tz::UTC).unwrap_err();
+        assert!(why.contains(Service::Llm.column()), "{why}");
+    }
 }

@@ -172,7 +172,10 @@ pub(super) fn run(
         compliance::controls_csv(&controls, &catalog.version),
     ];
     if let Some((cb, card)) = priced {
-        artifacts.push(chargeback::focus_costs(cb, card, &window));
+        match chargeback::focus_costs(cb, card, &window, config.window.time_zone) {
+            Ok(a) => artifacts.push(a),
+            Err(why) => tracing::warn!("{why}"),
+        }
     }
     let reports: Vec<_> = composed.reports.iter().collect();
     let evidence_sha256 = manifest::evidence_digest(&artifacts);

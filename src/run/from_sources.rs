@@ -45,7 +45,10 @@ pub fn render_all(
         csv::platform_metrics(collected),
     ];
     if let Some((cb, card)) = priced {
-        out.push(chargeback::focus_costs(cb, card, window));
+        match chargeback::focus_costs(cb, card, window, config.window.time_zone) {
+            Ok(a) => out.push(a),
+            Err(why) => tracing::warn!("{why}"),
+        }
     }
     out
 }
