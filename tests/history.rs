@@ -199,6 +199,34 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
         "sessions across midnight counted once: week {week_sum}, days {daily_sum}"
     );
     assert_eq!(got, expected);
+    // Storage of the week: the size at its end, and the GB-months held (Σ of the daily sizes,
+    // each day 1/30 of November) with the owner the nightly runs stored.
+    let mut held: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    for day in 24..=30 {
+        let (_, rs) = rows(&out.join(format!("daily-2026-11-{day}/storage_by_bucket.csv")));
+        for r in rs {
+            let e = held.entry(r[0].clone()).or_default();
+            e.0 = r[1].clone();
+            e.1 += r[2].parse::<f64>().unwrap();
+        }
+    }
+    let (sh, srows) = rows(&week.join("storage_by_bucket.csv"));
+    assert_eq!(
+        sh,
+        ["bucket", "owner", "bytes", "gb_months", "average_bytes"]
+    );
+    assert!(!srows.is_empty());
+    for r in &srows {
+        let (owner, byte_days) = &held[&r[0]];
+        assert_eq!(&r[1], owner, "{r:?}");
+        let gb_months: f64 = r[3].parse().unwrap();
+        assert!(
+            (gb_months - byte_days / 1e9 / 30.0).abs() < 1e-6,
+            "{r:?} vs {byte_days}"
+        );
+        let average: f64 = r[4].parse().unwrap();
+        assert!((average - byte_days / 7.0).abs() <= 1.0, "{r:?}");
+    }
     // Unresolved identities of the week: those the daily runs flagged.
     let mut daily_unresolved = std::collections::BTreeSet::new();
     for day in 24..=30 {

@@ -74,8 +74,9 @@ pub struct Composed {
     pub storage_byte_parts: BTreeMap<Option<String>, i128>,
     /// The same for the databases.
     pub database_byte_parts: i128,
-    /// Per bucket: Σ end-of-day bytes × month share, for each bucket's GB-month average.
-    pub bucket_byte_parts: BTreeMap<String, i128>,
+    /// Every bucket any day of the span held (one deleted before the end still held bytes),
+    /// with the owner the nightly run stored and its sums over the days.
+    pub bucket_use: Vec<crate::render::csv::BucketRow>,
     /// Every day's findings, in day order.
     pub findings: Vec<crate::compliance::findings::Finding>,
     /// The dashboard's series, one bucket per day.
@@ -176,7 +177,7 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
     let mut llm: BTreeMap<(String, String), LlmUsage> = BTreeMap::new();
     let mut llm_days_ok = true;
     let mut storage_byte_parts: BTreeMap<Option<String>, i128> = BTreeMap::new();
-    let mut bucket_byte_parts: BTreeMap<String, i128> = BTreeMap::new();
+    let mut bucket_use: BTreeMap<String, crate::render::csv::BucketRow> = BTreeMap::new();
     let mut database_byte_parts = 0i128;
     let mut findings = Vec::new();
     let mut unresolved_seen: BTreeSet<String> = BTreeSet::new();
@@ -256,11 +257,22 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
                 ints(&t, "bytes", &n)?,
             );
             for i in 0..t.rows() {
-                let v = i128::from(x[i].unwrap_or(0)) * parts;
-                *storage_byte_parts.entry(o[i].clone()).or_default() += v;
-                *bucket_byte_parts
-                    .entry(b[i].clone().unwrap_or_default())
-                    .or_default() += v;
+                let bytes = i128::from(x[i].unwrap_or(0));
+                *storage_byte_parts.entry(o[i].clone()).or_default() += bytes * parts;
+                let name = b[i].clone().unwrap_or_default();
+                let u = bucket_use.entry(name.clone()).or_insert_with(|| {
+                    crate::render::csv::BucketRow {
+                        bucket: name,
+                        owner: None,
+                        bytes: 0,
+                        byte_parts: 0,
+                        byte_sum: 0,
+                        days: dates.len() as i64,
+                    }
+                });
+                u.owner = o[i].clone();
+                u.byte_parts += bytes * parts;
+                u.byte_sum += bytes;
             }
         }
         if let Some(t) = read(store, &path(DATABASES, date))? {
@@ -388,6 +400,9 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
                 ints(&t, "bytes", &n)?,
             );
             for i in 0..t.rows() {
+                if let Some(u) = bucket_use.get_mut(b[i].as_deref().unwrap_or_default()) {
+                    u.bytes = i128::from(x[i].unwrap_or(0));
+                }
                 buckets.push(Bucket {
                     bucket: b[i].clone().unwrap_or_default(),
                     owner: o[i].clone(),
@@ -420,6 +435,12 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         .map(|&kind| span_report(kind, &days))
         .collect();
     let trend = super::activity::compose(store, &days);
+    // Sums over the span are known only if every day's storage was.
+    let bucket_use = if days.iter().all(|d| d.complete(SourceKind::Storage)) {
+        bucket_use.into_values().collect()
+    } else {
+        Vec::new()
+    };
     Ok(Composed {
         ledger: Ledger { rows, unresolved },
         llm: if llm_days_ok {
@@ -433,7 +454,7 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         days,
         storage_byte_parts,
         database_byte_parts,
-        bucket_byte_parts,
+        bucket_use,
         findings,
         trend,
     })

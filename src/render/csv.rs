@@ -353,13 +353,60 @@ pub fn llm_usage(usage: &[crate::sources::litellm::LlmUsage]) -> Artifact {
     t.finish()
 }
 
-pub fn storage_by_bucket(c: &Collected, r: &Resolver, storage: &StorageConfig) -> Artifact {
-    let mut t = Table::new("storage_by_bucket.csv", &["bucket", "owner", "bytes"]);
-    for b in &c.buckets {
-        let owner = bucket_owner(storage, &b.bucket)
-            .map(|o| r.canonical(&o))
-            .unwrap_or_default();
-        t.row(&[r.text(&b.bucket).into_owned(), owner, b.bytes.to_string()]);
+/// One bucket of `storage_by_bucket.csv`: its size at the window's end and what it held over
+/// the window (the GB-months a chargeback prices, and the mean end-of-day size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketRow {
+    /// As exported (pseudonymised where built from a user id).
+    pub bucket: String,
+    pub owner: Option<String>,
+    pub bytes: i128,
+    /// Σ over the days of end-of-day bytes × the day's share of its month
+    /// (`ledger::chargeback::MONTH_PARTS`).
+    pub byte_parts: i128,
+    /// Σ over the days of end-of-day bytes.
+    pub byte_sum: i128,
+    pub days: i64,
+}
+
+/// The buckets of a one-day (or shorter) window: one day of sizes at its end.
+pub fn bucket_rows(
+    c: &Collected,
+    r: &Resolver,
+    storage: &StorageConfig,
+    day_parts: i128,
+) -> Vec<BucketRow> {
+    c.buckets
+        .iter()
+        .map(|b| BucketRow {
+            bucket: r.text(&b.bucket).into_owned(),
+            owner: bucket_owner(storage, &b.bucket).map(|o| r.canonical(&o)),
+            bytes: b.bytes,
+            byte_parts: b.bytes * day_parts,
+            byte_sum: b.bytes,
+            days: 1,
+        })
+        .collect()
+}
+
+pub fn storage_by_bucket(rows: &[BucketRow]) -> Artifact {
+    use crate::ledger::chargeback::{mul_div, MONTH_PARTS};
+    let mut t = Table::new(
+        "storage_by_bucket.csv",
+        &["bucket", "owner", "bytes", "gb_months", "average_bytes"],
+    );
+    for b in rows {
+        t.row(&[
+            b.bucket.clone(),
+            b.owner.clone().unwrap_or_default(),
+            b.bytes.to_string(),
+            format_fixed(
+                mul_div(b.byte_parts, 1_000_000, 1_000_000_000 * MONTH_PARTS),
+                6,
+                6,
+            ),
+            mul_div(b.byte_sum, 1, i128::from(b.days.max(1))).to_string(),
+        ]);
     }
     t.finish()
 }

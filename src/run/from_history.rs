@@ -164,7 +164,8 @@ pub(super) fn run(
         csv::usage_by_user(&ledger),
         chargeback::chargeback_by_team(&ledger.by_team(), priced),
         csv::llm_usage(&composed.llm),
-        csv::storage_by_bucket(&collected, &resolver, &config.storage),
+        // The owners the nightly runs stored: pseudonymised as they were, and as configured then.
+        csv::storage_by_bucket(&composed.bucket_use),
         csv::database_sizes(&collected, &resolver),
         history_days_csv(&composed.days),
         composed.trend.csv(),

@@ -40,7 +40,17 @@ pub fn render_all(
         csv::notebook_sessions(collected, resolver),
         csv::notebook_pods(collected, resolver),
         csv::llm_usage(&ledger::llm_by_user_model(collected, resolver)),
-        csv::storage_by_bucket(collected, resolver, &config.storage),
+        csv::storage_by_bucket(&csv::bucket_rows(
+            collected,
+            resolver,
+            &config.storage,
+            crate::ledger::chargeback::day_parts(
+                window
+                    .start
+                    .with_timezone(&config.window.time_zone)
+                    .date_naive(),
+            ),
+        )),
         csv::database_sizes(collected, resolver),
         csv::platform_metrics(collected),
     ];
