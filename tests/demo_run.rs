@@ -106,6 +106,20 @@ fn manifest_is_last_and_hashes_every_file() {
             "rows exclude the header"
         );
     }
+    // Each model's provider (custom_llm_provider) is kept: the processors GDPR Art. 28/44 ask
+    // about, and what a provider markup prices.
+    let mut llm = csv::Reader::from_path(dir.path().join("llm_usage_by_user_model.csv")).unwrap();
+    let provider = llm
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "provider")
+        .unwrap();
+    let providers: std::collections::BTreeSet<String> = llm
+        .records()
+        .map(|r| r.unwrap()[provider].to_string())
+        .collect();
+    assert!(providers.contains("openai"), "{providers:?}");
     // Every source reports what it read; the demo has malformed lines, and they are counted.
     let sources = manifest["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 9);

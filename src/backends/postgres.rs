@@ -17,6 +17,7 @@ use crate::sources::values::decimal_units;
 pub const USAGE_SQL: &str = r#"
 SELECT COALESCE(NULLIF(btrim("user"), ''), $3) AS u,
        model,
+       COALESCE(btrim(custom_llm_provider), '') AS p,
        count(*)::bigint,
        (count(*) FILTER (WHERE status = 'failure'))::bigint,
        COALESCE(sum(prompt_tokens), 0)::bigint,
@@ -25,8 +26,8 @@ SELECT COALESCE(NULLIF(btrim("user"), ''), $3) AS u,
        COALESCE(sum(spend::text::numeric), 0)::text
   FROM "LiteLLM_SpendLogs"
  WHERE "startTime" >= $1 AND "startTime" < $2
- GROUP BY 1, 2
- ORDER BY 1, 2"#;
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3"#;
 
 fn err(what: &str, e: impl std::fmt::Display) -> SourceError {
     SourceError::Failed(format!("postgres: {what}: {e}"))
@@ -130,15 +131,16 @@ pub async fn llm_usage(
         .map_err(|e| err("spend-log query", e))?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let cost: String = r.get(7);
+        let cost: String = r.get(8);
         out.push(LlmUsage {
             user: r.get(0),
             model: r.get(1),
-            requests: r.get(2),
-            failed: r.get(3),
-            prompt_tokens: r.get(4),
-            completion_tokens: r.get(5),
-            total_tokens: r.get(6),
+            provider: r.get(2),
+            requests: r.get(3),
+            failed: r.get(4),
+            prompt_tokens: r.get(5),
+            completion_tokens: r.get(6),
+            total_tokens: r.get(7),
             cost_units: decimal_units(&cost, COST_SCALE)
                 .ok_or_else(|| err("spend sum", format!("{cost:?} is not a number")))?,
         });

@@ -29,9 +29,12 @@ pub struct RawChargeback {
     storage_per_gb_month: Option<String>,
     /// Markup on LLM cost as a fraction (`"0.10"` = +10 %); 0 = at cost.
     llm_markup: Option<String>,
-    /// Per-model markups overriding `llm_markup`.
+    /// Per-model markups overriding `llm_markup_by_provider` and `llm_markup`.
     #[serde(default)]
     llm_markup_by_model: BTreeMap<String, String>,
+    /// Per-provider (`custom_llm_provider`) markups overriding `llm_markup`.
+    #[serde(default)]
+    llm_markup_by_provider: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,19 @@ pub struct RateCard {
     pub storage_per_gb_month: i128,
     pub llm_markup: i128,
     pub llm_markup_by_model: BTreeMap<String, i128>,
+    pub llm_markup_by_provider: BTreeMap<String, i128>,
+}
+
+impl RateCard {
+    /// The markup of one model served by one provider: the model's, else the provider's, else
+    /// the default.
+    pub fn llm_markup_for(&self, model: &str, provider: &str) -> i128 {
+        self.llm_markup_by_model
+            .get(model)
+            .or_else(|| self.llm_markup_by_provider.get(provider))
+            .copied()
+            .unwrap_or(self.llm_markup)
+    }
 }
 
 fn rate(field: &str, v: Option<String>) -> Result<i128, InputError> {
@@ -103,6 +119,11 @@ pub fn validate(raw: RawChargeback) -> Result<RateCard, InputError> {
         let r = rate(&format!("llm_markup_by_model.{m}"), Some(v))?;
         by_model.insert(m, r);
     }
+    let mut by_provider = BTreeMap::new();
+    for (p, v) in raw.llm_markup_by_provider {
+        let r = rate(&format!("llm_markup_by_provider.{p}"), Some(v))?;
+        by_provider.insert(p, r);
+    }
     Ok(RateCard {
         currency,
         usd_rate,
@@ -114,5 +135,6 @@ pub fn validate(raw: RawChargeback) -> Result<RateCard, InputError> {
         storage_per_gb_month: rate("storage_per_gb_month", raw.storage_per_gb_month)?,
         llm_markup: rate("llm_markup", raw.llm_markup)?,
         llm_markup_by_model: by_model,
+        llm_markup_by_provider: by_provider,
     })
 }

@@ -174,7 +174,7 @@ type DayRows = BTreeMap<String, (Option<String>, Vec<Option<i64>>)>;
 pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Composed, ComposeError> {
     let mut days = Vec::new();
     let mut day_rows: Vec<DayRows> = Vec::new();
-    let mut llm: BTreeMap<(String, String), LlmUsage> = BTreeMap::new();
+    let mut llm: BTreeMap<(String, String, String), LlmUsage> = BTreeMap::new();
     let mut llm_days_ok = true;
     let mut storage_byte_parts: BTreeMap<Option<String>, i128> = BTreeMap::new();
     let mut bucket_use: BTreeMap<String, crate::render::csv::BucketRow> = BTreeMap::new();
@@ -298,7 +298,11 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         if day.complete(SourceKind::Litellm) {
             if let Some(t) = read(store, &path(LLM, date))? {
                 let n = path(LLM, date);
-                let (u, m) = (strs(&t, "user", &n)?, strs(&t, "model", &n)?);
+                let (u, m, p) = (
+                    strs(&t, "user", &n)?,
+                    strs(&t, "model", &n)?,
+                    strs(&t, "provider", &n)?,
+                );
                 let cols: Vec<&[Option<i64>]> = [
                     "requests",
                     "failed_requests",
@@ -311,15 +315,17 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
                 .map(|c| ints(&t, c, &n))
                 .collect::<Result<_, _>>()?;
                 for i in 0..t.rows() {
-                    let (user, model) = (
+                    let (user, model, provider) = (
                         u[i].clone().unwrap_or_default(),
                         m[i].clone().unwrap_or_default(),
+                        p[i].clone().unwrap_or_default(),
                     );
                     let e = llm
-                        .entry((user.clone(), model.clone()))
+                        .entry((user.clone(), model.clone(), provider.clone()))
                         .or_insert_with(|| LlmUsage {
                             user,
                             model,
+                            provider,
                             ..Default::default()
                         });
                     let v = |k: usize| cols[k][i].unwrap_or(0);

@@ -145,6 +145,11 @@ pub fn daily_artifacts(d: &DailyInput) -> Result<Vec<Artifact>, TableError> {
             false,
             llm.iter().map(|u| Some(u.model.clone())).collect(),
         ),
+        Column::str(
+            "provider",
+            false,
+            llm.iter().map(|u| Some(u.provider.clone())).collect(),
+        ),
         Column::int("requests", llm.iter().map(|u| Some(u.requests)).collect()),
         Column::int(
             "failed_requests",

@@ -228,18 +228,18 @@ pub fn compute(input: &ChargebackInput) -> Chargeback {
             if u.cost_units == 0 {
                 continue;
             }
-            let markup = r
-                .llm_markup_by_model
-                .get(&u.model)
-                .copied()
-                .unwrap_or(r.llm_markup);
+            let markup = r.llm_markup_for(&u.model, &u.provider);
             // cost_usd × usd_rate × (1 + markup), each factor in 10^-12.
             let factor = mul_div(r.usd_rate, ONE + markup, ONE);
             charges.push(Charge {
                 team: team_of(l, &u.user),
                 resource: u.user.clone(),
                 service: Service::Llm,
-                detail: u.model.clone(),
+                detail: if u.provider.is_empty() {
+                    u.model.clone()
+                } else {
+                    format!("{} ({})", u.model, u.provider)
+                },
                 quantity: u.cost_units,
                 unit_price: factor,
                 cost: mul_div(u.cost_units, factor, ONE),
@@ -515,6 +515,50 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
             .unwrap();
         assert_eq!(line.quantity, 3 * ONE);
         assert_eq!(line.cost, 3 * rates.storage_per_gb_month);
+    }
+
+    #[test]
+    fn llm_markup_by_model_then_provider_then_default() {
+        let mut rates = card();
+        rates.llm_markup_by_provider = [("azure".to_string(), ONE / 20)].into();
+        assert_eq!(rates.llm_markup_for("gpt-4o", "azure"), ONE / 4);
+        assert_eq!(rates.llm_markup_for("mini", "azure"), ONE / 20);
+        assert_eq!(rates.llm_markup_for("mini", "openai"), ONE / 10);
+        let ledger = Ledger {
+            rows: vec![row("a", Some("ds"), &[("llm_cost_usd", 2_000_000_000_000)])],
+            unresolved: vec![],
+        };
+        let llm = [
+            LlmUsage {
+                user: "a".into(),
+                model: "mini".into(),
+                provider: "azure".into(),
+                cost_units: ONE,
+                ..Default::default()
+            },
+            LlmUsage {
+                user: "a".into(),
+                model: "mini".into(),
+                provider: "openai".into(),
+                cost_units: ONE,
+                ..Default::default()
+            },
+        ];
+        let cb = compute(&ChargebackInput {
+            ledger: &ledger,
+            llm: &llm,
+            storage_byte_parts: &BTreeMap::new(),
+            database_byte_parts: 0,
+            rates: &rates,
+        });
+        let eur = |s: &str| crate::sources::values::decimal_units(s, 12).unwrap();
+        // 1 USD × 0.90 × 1.05 (azure) + 1 USD × 0.90 × 1.10 (default).
+        assert_eq!(
+            cb.by_team()["ds"][&Service::Llm],
+            eur("0.945") + eur("0.99")
+        );
+        let details: Vec<&str> = cb.charges.iter().map(|c| c.detail.as_str()).collect();
+        assert_eq!(details, ["mini (azure)", "mini (openai)"]);
     }
 
     #[test]

@@ -364,19 +364,21 @@ impl Ledger {
     }
 }
 
-/// LLM usage per canonical user and model (several spellings of one user merge).
+/// LLM usage per canonical user, model and provider (several spellings of one user merge).
 pub fn llm_by_user_model(
     collected: &Collected,
     resolver: &Resolver,
 ) -> Vec<crate::sources::litellm::LlmUsage> {
-    let mut out: BTreeMap<(String, String), crate::sources::litellm::LlmUsage> = BTreeMap::new();
+    let mut out: BTreeMap<(String, String, String), crate::sources::litellm::LlmUsage> =
+        BTreeMap::new();
     for u in &collected.llm {
         let user = resolver.canonical(&u.user);
         let e = out
-            .entry((user.clone(), u.model.clone()))
+            .entry((user.clone(), u.model.clone(), u.provider.clone()))
             .or_insert_with(|| crate::sources::litellm::LlmUsage {
                 user,
                 model: u.model.clone(),
+                provider: u.provider.clone(),
                 ..Default::default()
             });
         e.requests += u.requests;

@@ -330,6 +330,7 @@ pub fn llm_usage(usage: &[crate::sources::litellm::LlmUsage]) -> Artifact {
         &[
             "user",
             "model",
+            "provider",
             "requests",
             "failed_requests",
             "prompt_tokens",
@@ -342,6 +343,7 @@ pub fn llm_usage(usage: &[crate::sources::litellm::LlmUsage]) -> Artifact {
         t.row(&[
             u.user.clone(),
             u.model.clone(),
+            u.provider.clone(),
             u.requests.to_string(),
             u.failed.to_string(),
             u.prompt_tokens.to_string(),

@@ -17,6 +17,9 @@ pub const UNATTRIBUTED: &str = "(unattributed)";
 pub struct LlmUsage {
     pub user: String,
     pub model: String,
+    /// `custom_llm_provider` (who serves the model: the processor a DPA and a transfer
+    /// assessment are about, and what a provider markup prices); empty when not recorded.
+    pub provider: String,
     pub requests: i64,
     pub failed: i64,
     pub prompt_tokens: i64,
@@ -44,6 +47,7 @@ struct Columns {
     request_id: usize,
     user: usize,
     model: usize,
+    provider: Option<usize>,
     start: usize,
     end: Option<usize>,
     status: Option<usize>,
@@ -57,7 +61,7 @@ pub struct SpendLogParser {
     window: Window,
     cols: Option<Columns>,
     seen: HashSet<String>,
-    usage: BTreeMap<(String, String), LlmUsage>,
+    usage: BTreeMap<(String, String, String), LlmUsage>,
     hours: BTreeMap<(i64, String), LlmHour>,
     pub tally: Tally,
 }
@@ -89,6 +93,7 @@ impl SpendLogParser {
             request_id: find("request_id")?,
             user: find("user")?,
             model: find("model")?,
+            provider: find("custom_llm_provider").ok(),
             start: find("startTime")?,
             end: find("endTime").ok(),
             status: find("status").ok(),
@@ -165,12 +170,14 @@ impl SpendLogParser {
             h.latency_ms += ms;
             h.timed += 1;
         }
+        let provider = c.provider.map(|i| get(i).trim()).unwrap_or("").to_string();
         let u = self
             .usage
-            .entry((user.clone(), model.clone()))
+            .entry((user.clone(), model.clone(), provider.clone()))
             .or_insert_with(|| LlmUsage {
                 user,
                 model,
+                provider,
                 ..Default::default()
             });
         u.requests += 1;
