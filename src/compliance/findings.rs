@@ -274,44 +274,45 @@ fn unknown_usernames(input: &FindingsInput, out: &mut Vec<Finding>) {
     }
 }
 
+/// Per user, the densest run of denials within any hour (a sliding window, like the
+/// brute-force rules): a burst from 10:40 to 11:20 is one spike, not two halves that each stay
+/// under the threshold because a clock hour happened to split them.
 fn denial_spikes(input: &FindingsInput, out: &mut Vec<Finding>) {
     const HOUR: i64 = 3_600_000_000_000;
-    let mut per: BTreeMap<String, BTreeMap<i64, Vec<usize>>> = BTreeMap::new();
-    for (i, d) in input.collected.opa_denials.iter().enumerate() {
+    let denials = &input.collected.opa_denials;
+    let mut per: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, d) in denials.iter().enumerate() {
         if d.user.is_empty() {
             continue;
         }
         per.entry(input.resolver.canonical(&d.user))
             .or_default()
-            .entry(d.time_ns - d.time_ns.rem_euclid(HOUR))
-            .or_default()
             .push(i);
     }
     let limit = input.thresholds.denials_per_user_hour as usize;
-    for (user, hours) in per {
-        let Some((&hour, idx)) = hours.iter().max_by_key(|(h, v)| (v.len(), -**h)) else {
-            continue;
-        };
-        if idx.len() < limit {
+    for (user, mut idx) in per {
+        // Time order, then the record order for equal instants (stable across reruns).
+        idx.sort_by_key(|&i| (denials[i].time_ns, i));
+        let times: Vec<i64> = idx.iter().map(|&i| denials[i].time_ns).collect();
+        let (lo, n) = densest(&times, HOUR);
+        if n < limit {
             continue;
         }
-        let denials = &input.collected.opa_denials;
-        let total: usize = hours.values().map(Vec::len).sum();
-        let spiking = hours.values().filter(|v| v.len() >= limit).count();
+        let burst = &idx[lo..lo + n];
         out.push(Finding {
             rule: "authz.denial_spike",
             severity: Severity::Medium,
             summary: format!(
-                "{} OPA denials for {user} in the hour from {} ({spiking} hour(s) at or above {limit}; {total} in the window)",
-                idx.len(),
-                ts(hour)
+                "{n} OPA denials for {user} within one hour, from {} ({} in the window)",
+                ts(times[lo]),
+                idx.len()
             ),
             subject: user,
-            count: idx.len() as u64,
-            first_ns: idx.iter().map(|&i| denials[i].time_ns).min(),
-            last_ns: idx.iter().map(|&i| denials[i].time_ns).max(),
+            count: n as u64,
+            first_ns: Some(times[lo]),
+            last_ns: Some(times[lo + n - 1]),
             evidence: capped(
-                idx.iter().map(|&i| {
+                burst.iter().map(|&i| {
                     let d = &denials[i];
                     format!(
                         "opa_denials.csv: {} {} {} decision={}",
@@ -321,7 +322,7 @@ fn denial_spikes(input: &FindingsInput, out: &mut Vec<Finding>) {
                         d.decision_id
                     )
                 }),
-                idx.len(),
+                n,
             ),
         });
     }
@@ -603,6 +604,95 @@ fn completeness(input: &FindingsInput, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::opa::OpaDenial;
+
+    const MIN: i64 = 60_000_000_000;
+
+    /// Everything a rule reads, for the demo day (`test_day`), with no sources configured.
+    struct Fixture {
+        config: Config,
+        thresholds: Thresholds,
+        window: Window,
+        collected: Collected,
+        resolver: Resolver,
+        ledger: Ledger,
+    }
+
+    impl Fixture {
+        fn new(collected: Collected) -> Fixture {
+            let config =
+                Config::from_toml("", std::path::Path::new("/etc/akko/a.toml"), &|_| None).unwrap();
+            let resolver = Resolver::new(&config.identity, &collected.keycloak_names);
+            let ledger = crate::ledger::build(&collected, &resolver, &config.storage).unwrap();
+            Fixture {
+                config,
+                thresholds: Thresholds::default(),
+                window: crate::window::test_day(),
+                collected,
+                resolver,
+                ledger,
+            }
+        }
+
+        fn run(&self) -> Vec<Finding> {
+            evaluate(&FindingsInput {
+                config: &self.config,
+                thresholds: &self.thresholds,
+                window: &self.window,
+                collected: &self.collected,
+                resolver: &self.resolver,
+                ledger: &self.ledger,
+                clock: self.window.end,
+            })
+        }
+    }
+
+    fn of<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
+        findings.iter().filter(|f| f.rule == rule).collect()
+    }
+
+    fn denial(n: usize, time_ns: i64, user: &str) -> OpaDenial {
+        OpaDenial {
+            decision_id: format!("d{n}"),
+            time_ns,
+            user: user.into(),
+            operation: "SelectFromColumns".into(),
+            path: "trino/allow".into(),
+            result: "false",
+            query_id: String::new(),
+            resource: "hive.hr.employees".into(),
+        }
+    }
+
+    /// 20 denials from 10:40 to 11:19: 10 in each clock hour, so aligned hour buckets never
+    /// reach the threshold of 20, but one sliding hour holds all of them.
+    #[test]
+    fn denial_spike_straddling_the_hour_is_found() {
+        let s = crate::window::test_day().start_ns();
+        let t0 = s + 10 * 60 * MIN + 40 * MIN;
+        let mut c = Collected::default();
+        c.opa_denials = (0..20)
+            .map(|i| denial(i, t0 + i as i64 * 2 * MIN, "Kemal"))
+            .collect();
+        // Another user's 19 denials within minutes stay below the threshold.
+        c.opa_denials
+            .extend((20..39).map(|i| denial(i, s + i as i64 * MIN, "bob")));
+        let f = Fixture::new(c);
+        let all = f.run();
+        let spikes = of(&all, "authz.denial_spike");
+        assert_eq!(spikes.len(), 1, "{spikes:?}");
+        let k = spikes[0];
+        assert_eq!((k.subject.as_str(), k.count), ("kemal", 20));
+        assert_eq!(k.first_ns, Some(t0));
+        assert_eq!(k.last_ns, Some(t0 + 38 * MIN));
+        assert!(
+            k.summary
+                .starts_with("20 OPA denials for kemal within one hour, from 2026-11-30T10:40:00Z"),
+            "{}",
+            k.summary
+        );
+        assert_eq!(k.evidence.len(), 20);
+    }
 
     #[test]
     fn densest_burst() {
