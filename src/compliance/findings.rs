@@ -396,11 +396,13 @@ fn failed_query_ratio(input: &FindingsInput, out: &mut Vec<Finding>) {
         {
             continue;
         }
+        // The ledger's rule (`queryState = FAILED`), so the evidence lists exactly the queries
+        // the ratio counted; an error code alone is not a failure.
         let failed: Vec<_> = input
             .collected
             .trino
             .iter()
-            .filter(|x| x.error_code.is_some() && input.resolver.canonical(&x.user) == row.user)
+            .filter(|x| x.failed() && input.resolver.canonical(&x.user) == row.user)
             .collect();
         out.push(Finding {
             rule: "trino.failed_query_ratio",
@@ -647,6 +649,25 @@ mod tests {
         }
     }
 
+    /// Collected records with every source read in full (so the ledger's figures are known).
+    fn complete() -> Collected {
+        let mut c = Collected::default();
+        for k in crate::sources::SourceKind::ALL {
+            c.reports.insert(
+                k,
+                crate::sources::SourceReport {
+                    source: k,
+                    backend: "files".into(),
+                    status: Completeness::Complete,
+                    tally: Default::default(),
+                    error: None,
+                    notes: vec![],
+                },
+            );
+        }
+        c
+    }
+
     fn of<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
         findings.iter().filter(|f| f.rule == rule).collect()
     }
@@ -670,7 +691,7 @@ mod tests {
     fn denial_spike_straddling_the_hour_is_found() {
         let s = crate::window::test_day().start_ns();
         let t0 = s + 10 * 60 * MIN + 40 * MIN;
-        let mut c = Collected::default();
+        let mut c = complete();
         c.opa_denials = (0..20)
             .map(|i| denial(i, t0 + i as i64 * 2 * MIN, "Kemal"))
             .collect();
@@ -702,5 +723,53 @@ mod tests {
         assert_eq!(densest(&times, 10 * m), (2, 4));
         assert_eq!(densest(&[], 10 * m), (0, 0));
         assert_eq!(densest(&[5], 10 * m), (0, 1));
+    }
+
+    /// The ledger counts a failed query by `queryState = FAILED`; the finding's evidence must
+    /// list exactly those, whether or not the dialect carried a `failureInfo`.
+    #[test]
+    fn failed_query_evidence_follows_the_ledger_state_rule() {
+        let s = crate::window::test_day().start_ns();
+        let q = |n: i64, state: &str, code: Option<&str>| crate::sources::trino::TrinoQuery {
+            query_id: format!("q{n}"),
+            user: "Bob".into(),
+            state: state.into(),
+            error_code: code.map(Into::into),
+            create_ns: None,
+            end_ns: s + n * MIN,
+            rows_scanned: 0,
+            bytes_scanned: 0,
+            cpu_ns: 0,
+            client: None,
+            query: String::new(),
+        };
+        let mut c = complete();
+        c.trino = vec![
+            q(0, "FAILED", Some("PERMISSION_DENIED")),
+            q(1, "FAILED", Some("EXCEEDED_LOCAL_MEMORY_LIMIT")),
+            // A failed event without failureInfo (e.g. an excluded field): still failed.
+            q(2, "FAILED", None),
+            q(3, "FAILED", None),
+            // An error code on a finished query is not a failure.
+            q(4, "FINISHED", Some("X")),
+        ];
+        c.trino.extend((5..10).map(|n| q(n, "FINISHED", None)));
+        let f = Fixture::new(c);
+        let row = &f.ledger.rows[0];
+        assert_eq!(row.figure("trino_failed_queries"), Some(4));
+        let all = f.run();
+        let ratio = of(&all, "trino.failed_query_ratio");
+        assert_eq!(ratio.len(), 1, "{all:?}");
+        let r = ratio[0];
+        assert_eq!(r.count, 4);
+        assert_eq!(r.summary, "4 of 10 Trino queries of bob failed (40.00 %)");
+        assert_eq!(r.evidence.len(), 4);
+        assert!(
+            r.evidence.iter().all(|e| e.contains(" FAILED")),
+            "{:?}",
+            r.evidence
+        );
+        assert!(!r.evidence.iter().any(|e| e.contains("q4")));
+        assert_eq!((r.first_ns, r.last_ns), (Some(s), Some(s + 3 * MIN)));
     }
 }
