@@ -479,22 +479,25 @@ fn llm_spend_outliers(input: &FindingsInput, out: &mut Vec<Finding>) {
     }
 }
 
+/// Sessions whose known duration exceeds the maximum. A session whose start was not seen (a
+/// stop with no start in what was read) is only known to have run since the window's start:
+/// the export or the server may not reach back as far as the lookback, so "older than the
+/// lookback" would be a guess. It is flagged only when that lower bound alone is too long, and
+/// the summary says "at least".
 fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
+    const HOUR: i64 = 3_600_000_000_000;
     let max = input.thresholds.notebook_session_max.as_nanos() as i64;
-    let end = input.window.end_ns();
+    let (start_w, end) = (input.window.start_ns(), input.window.end_ns());
     for s in &input.collected.sessions {
         let stop = s.stop_ns.unwrap_or(end);
-        let (long, length) = match s.start_ns {
-            Some(start) if stop - start > max => {
-                (true, format!("{} h", (stop - start) / 3_600_000_000_000))
-            }
-            Some(_) => (false, String::new()),
-            // Began before the lookback horizon: longer than the lookback, whatever it was.
-            None => (true, "longer than the lookback".to_string()),
+        let length = match s.start_ns {
+            Some(start) if stop - start > max => format!("{} h", (stop - start) / HOUR),
+            None if stop - start_w > max => format!(
+                "at least {} h (its start was not seen; counted from the window's start)",
+                (stop - start_w) / HOUR
+            ),
+            _ => continue,
         };
-        if !long {
-            continue;
-        }
         let user = input.resolver.canonical(&s.user);
         out.push(Finding {
             rule: "notebook.long_session",
@@ -515,9 +518,7 @@ fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
             evidence: vec![format!(
                 "notebook_sessions.csv: server={} start={} stop={}",
                 server_name(&input.resolver.text(&s.server)),
-                s.start_ns
-                    .map(ts)
-                    .unwrap_or_else(|| "before the lookback".into()),
+                s.start_ns.map(ts).unwrap_or_else(|| "(not seen)".into()),
                 s.stop_ns.map(ts).unwrap_or_else(|| "running".into())
             )],
         });
@@ -771,5 +772,54 @@ mod tests {
         );
         assert!(!r.evidence.iter().any(|e| e.contains("q4")));
         assert_eq!((r.first_ns, r.last_ns), (Some(s), Some(s + 3 * MIN)));
+    }
+
+    /// An unseen start is no evidence of a long session: only a known duration (or a lower
+    /// bound from the window's start that is already too long) makes a finding.
+    #[test]
+    fn long_session_needs_a_known_duration() {
+        use crate::sources::jupyterhub::NotebookSession;
+        const H: i64 = 60 * MIN;
+        let day = crate::window::test_day();
+        let s = day.start_ns();
+        let session = |user: &str, start_ns: Option<i64>, stop_ns: Option<i64>| NotebookSession {
+            user: user.into(),
+            server: String::new(),
+            start_ns,
+            stop_ns,
+            overlap_ns: 0,
+        };
+        let mut c = complete();
+        c.sessions = vec![
+            // Stop at 02:00, start not seen: known to have run 2 h, not a finding.
+            session("dmitri", None, Some(s + 2 * H)),
+            // Start not seen and running at the end: at least the 24 h of the day, not more.
+            session("erik", None, None),
+            // Known: 30 h before the window's start to 01:00.
+            session("carol", Some(s - 30 * H), Some(s + H)),
+        ];
+        let mut f = Fixture::new(c);
+        let all = f.run();
+        let long = of(&all, "notebook.long_session");
+        assert_eq!(long.len(), 1, "{long:?}");
+        assert_eq!(long[0].subject, "carol");
+        assert!(long[0].summary.contains("ran 31 h"), "{}", long[0].summary);
+
+        // Over a week, a stop on the fourth day without a seen start is at least 72 h long.
+        let t = |x: &str| DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&Utc);
+        f.window = Window::explicit(t("2026-11-30T00:00:00Z"), t("2026-12-07T00:00:00Z")).unwrap();
+        f.collected.sessions = vec![session("dmitri", None, Some(s + 72 * H + 5 * MIN))];
+        let all = f.run();
+        let long = of(&all, "notebook.long_session");
+        assert_eq!(long.len(), 1, "{long:?}");
+        assert!(
+            long[0]
+                .summary
+                .contains("ran at least 72 h (its start was not seen"),
+            "{}",
+            long[0].summary
+        );
+        assert_eq!(long[0].first_ns, None);
+        assert!(long[0].evidence[0].contains("start=(not seen)"));
     }
 }
