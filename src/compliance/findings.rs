@@ -56,7 +56,7 @@ pub const RULES: [(&str, &str); 11] = [
     ),
     (
         "admin.privileged_change",
-        "role mapping, role, user or realm changed through the admin API",
+        "roles, scopes, mappers, login flows, identity providers, clients, users or the realm changed through the admin API",
     ),
     (
         "trino.failed_query_ratio",
@@ -328,17 +328,50 @@ fn denial_spikes(input: &FindingsInput, out: &mut Vec<Finding>) {
     }
 }
 
-/// Admin-API changes that grant or create power: role mappings, roles, group membership, user
-/// creation and deletion, realm and client changes.
+/// Admin-API resource types (Keycloak's `ResourceType` names) whose every change can grant
+/// power or weaken authentication, so each one is high: who holds which role or scope, what a
+/// token carries (client scopes, protocol mappers), how users log in (flows, executions,
+/// authenticator configs, required actions, identity providers and their mappers, user
+/// federation and other components such as key providers), fine-grained authorization, and the
+/// realm, its roles and clients themselves (and initial access tokens, which register clients).
+const PRIVILEGED_HIGH: [&str; 26] = [
+    "REALM_ROLE_MAPPING",
+    "CLIENT_ROLE_MAPPING",
+    "REALM_SCOPE_MAPPING",
+    "CLIENT_SCOPE_MAPPING",
+    "CLIENT_SCOPE_CLIENT_MAPPING",
+    "REALM",
+    "REALM_ROLE",
+    "CLIENT",
+    "CLIENT_ROLE",
+    "CLIENT_SCOPE",
+    "PROTOCOL_MAPPER",
+    "AUTH_FLOW",
+    "AUTH_EXECUTION",
+    "AUTH_EXECUTION_FLOW",
+    "AUTHENTICATOR_CONFIG",
+    "REQUIRED_ACTION",
+    "IDENTITY_PROVIDER",
+    "IDENTITY_PROVIDER_MAPPER",
+    "COMPONENT",
+    "USER_FEDERATION_PROVIDER",
+    "USER_FEDERATION_MAPPER",
+    "AUTHORIZATION_RESOURCE_SERVER",
+    "AUTHORIZATION_RESOURCE",
+    "AUTHORIZATION_SCOPE",
+    "AUTHORIZATION_POLICY",
+    "CLIENT_INITIAL_ACCESS_MODEL",
+];
+
+/// Admin-API changes that grant or create power ([`PRIVILEGED_HIGH`]); group and organization
+/// membership and user creation or deletion change who is who (medium). Sessions, login
+/// failures, cluster nodes and ordinary user updates are routine and not findings.
 fn privileged(e: &KeycloakEvent) -> Option<Severity> {
     match (e.resource_type.as_str(), e.event_type.as_str()) {
-        ("REALM_ROLE_MAPPING" | "CLIENT_ROLE_MAPPING" | "CLIENT_SCOPE_MAPPING", _) => {
-            Some(Severity::High)
+        (t, _) if PRIVILEGED_HIGH.contains(&t) => Some(Severity::High),
+        ("GROUP_MEMBERSHIP" | "ORGANIZATION_MEMBERSHIP", _) | ("USER", "CREATE" | "DELETE") => {
+            Some(Severity::Medium)
         }
-        ("REALM" | "CLIENT" | "REALM_ROLE" | "CLIENT_ROLE" | "AUTH_FLOW", _) => {
-            Some(Severity::High)
-        }
-        ("GROUP_MEMBERSHIP", _) | ("USER", "CREATE" | "DELETE") => Some(Severity::Medium),
         _ => None,
     }
 }
@@ -821,5 +854,75 @@ mod tests {
         );
         assert_eq!(long[0].first_ns, None);
         assert!(long[0].evidence[0].contains("start=(not seen)"));
+    }
+
+    /// Changes to how tokens are minted and users authenticate are privileged, not only role
+    /// mappings; routine admin operations are not findings.
+    #[test]
+    fn privileged_admin_resource_types() {
+        let admin = |resource_type: &str, op: &str| KeycloakEvent {
+            time_ns: 0,
+            kind: EventKind::Admin,
+            event_type: op.into(),
+            realm: "akko".into(),
+            client_id: String::new(),
+            user_id: Some("grace".into()),
+            username: None,
+            ip_address: String::new(),
+            error: String::new(),
+            resource_type: resource_type.into(),
+            resource_path: String::new(),
+        };
+        for t in [
+            "REALM_SCOPE_MAPPING",
+            "CLIENT_SCOPE_MAPPING",
+            "PROTOCOL_MAPPER",
+            "IDENTITY_PROVIDER",
+            "IDENTITY_PROVIDER_MAPPER",
+            "COMPONENT",
+            "AUTH_FLOW",
+            "AUTH_EXECUTION",
+            "AUTH_EXECUTION_FLOW",
+            "REQUIRED_ACTION",
+            "CLIENT_ROLE",
+            "REALM_ROLE",
+            "CLIENT",
+            "AUTHORIZATION_POLICY",
+            "AUTHORIZATION_RESOURCE_SERVER",
+            "REALM_ROLE_MAPPING",
+        ] {
+            assert_eq!(privileged(&admin(t, "UPDATE")), Some(Severity::High), "{t}");
+        }
+        assert_eq!(
+            privileged(&admin("GROUP_MEMBERSHIP", "CREATE")),
+            Some(Severity::Medium)
+        );
+        assert_eq!(privileged(&admin("USER", "DELETE")), Some(Severity::Medium));
+        for (t, op) in [
+            ("USER", "UPDATE"),
+            ("USER_SESSION", "DELETE"),
+            ("USER_LOGIN_FAILURE", "DELETE"),
+            ("CLUSTER_NODE", "CREATE"),
+        ] {
+            assert_eq!(privileged(&admin(t, op)), None, "{t} {op}");
+        }
+        // Through the rule: one finding per event, by the acting admin.
+        let mut c = complete();
+        c.keycloak = vec![
+            admin("PROTOCOL_MAPPER", "CREATE"),
+            admin("USER_SESSION", "DELETE"),
+        ];
+        let all = Fixture::new(c).run();
+        let p = of(&all, "admin.privileged_change");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(
+            (p[0].severity, p[0].subject.as_str()),
+            (Severity::High, "grace")
+        );
+        assert!(
+            p[0].summary.contains("CREATE on PROTOCOL_MAPPER"),
+            "{}",
+            p[0].summary
+        );
     }
 }
