@@ -621,11 +621,13 @@ fn completeness(input: &FindingsInput, out: &mut Vec<Finding>) {
                 rule: "evidence.beyond_retention",
                 severity: Severity::High,
                 subject: sc.kind.name().to_string(),
+                // The horizon moves with the real clock: print its day, not its second, so a
+                // rerun with the same inputs and `--at` on the same day writes the same bytes.
                 summary: format!(
-                    "the window starts {} but {backend} keeps {} days (horizon {}): source {} cannot be complete; use an archived export (files backend) or the daily history",
+                    "the window starts {} but {backend} keeps {} (its horizon was on {} when this ran): source {} cannot be complete; use an archived export (files backend) or the daily history",
                     rfc3339(input.window.start),
-                    retention.as_secs() / 86_400,
-                    rfc3339(horizon),
+                    retention_text(retention),
+                    horizon.date_naive(),
                     sc.kind.name()
                 ),
                 count: 1,
@@ -634,6 +636,16 @@ fn completeness(input: &FindingsInput, out: &mut Vec<Finding>) {
                 evidence: vec![format!("config: sources.{}.backend", sc.kind.name())],
             });
         }
+    }
+}
+
+/// A retention as a reader states it: whole days, else hours.
+fn retention_text(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s.is_multiple_of(86_400) {
+        format!("{} days", s / 86_400)
+    } else {
+        format!("{} h", s / 3_600)
     }
 }
 
@@ -671,6 +683,10 @@ mod tests {
         }
 
         fn run(&self) -> Vec<Finding> {
+            self.run_at(self.window.end)
+        }
+
+        fn run_at(&self, clock: DateTime<Utc>) -> Vec<Finding> {
             evaluate(&FindingsInput {
                 config: &self.config,
                 thresholds: &self.thresholds,
@@ -678,7 +694,7 @@ mod tests {
                 collected: &self.collected,
                 resolver: &self.resolver,
                 ledger: &self.ledger,
-                clock: self.window.end,
+                clock,
             })
         }
     }
@@ -923,6 +939,45 @@ mod tests {
             p[0].summary.contains("CREATE on PROTOCOL_MAPPER"),
             "{}",
             p[0].summary
+        );
+    }
+
+    /// The retention finding depends on the real clock only through the horizon's day: two
+    /// runs hours apart on the same day give the same text.
+    #[test]
+    fn retention_finding_is_not_clock_dependent_to_the_second() {
+        let mut f = Fixture::new(complete());
+        f.config = Config::from_toml(
+            "[sources.opa]\nbackend = \"loki\"\n[backends.loki]\nurl = \"http://127.0.0.1:9\"\nretention = \"30d\"\n",
+            std::path::Path::new("/etc/akko/a.toml"),
+            &|_| None,
+        )
+        .unwrap();
+        let t = |x: &str| DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&Utc);
+        let texts: Vec<Vec<String>> = ["2027-01-15T00:00:01.5Z", "2027-01-15T23:59:58Z"]
+            .iter()
+            .map(|c| {
+                of(&f.run_at(t(c)), "evidence.beyond_retention")
+                    .iter()
+                    .map(|x| x.summary.clone())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(texts[0].len(), 1, "{texts:?}");
+        assert_eq!(texts[0], texts[1]);
+        assert_eq!(
+            texts[0][0],
+            "the window starts 2026-11-30T00:00:00.000Z but Loki keeps 30 days (its horizon was on 2026-12-16 when this ran): source opa cannot be complete; use an archived export (files backend) or the daily history"
+        );
+        // Within the retention: no finding.
+        assert!(of(
+            &f.run_at(t("2026-12-20T00:00:00Z")),
+            "evidence.beyond_retention"
+        )
+        .is_empty());
+        assert_eq!(
+            retention_text(std::time::Duration::from_secs(36 * 3600)),
+            "36 h"
         );
     }
 }
