@@ -346,3 +346,41 @@ fn incident_day_raises_the_findings_and_a_partial_cover() {
     );
     assert_eq!(manifest(&out)["status"], "partial");
 }
+
+/// Without the optional platform source, the capacity controls cannot be judged; the report
+/// says which source is missing and that it is not configured (not that a read failed).
+#[test]
+fn an_unconfigured_optional_source_is_named_in_the_control_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo_config_absolute();
+    let i = config.find("[sources.platform]").unwrap();
+    let cfg = write_config(tmp.path(), &config[..i]);
+    let out = tmp.path().join("out");
+    let o = run(&cfg, &out, &[]);
+    // Optional: the run is still complete.
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let controls = csv_rows(&out.join("controls.csv"));
+    for (fw, id) in [("SOC 2", "A1.1"), ("ISO/IEC 27001", "8.6")] {
+        let c = controls
+            .iter()
+            .find(|c| &c[0] == fw && &c[2] == id)
+            .unwrap();
+        assert_eq!((&c[5], &c[7]), ("incomplete", "platform"), "{c:?}");
+    }
+    let text = tool(
+        "pdftotext",
+        &[out.join("report.pdf").to_str().unwrap(), "-"],
+    );
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(
+            "Incomplete sources: platform (not configured: add a [sources.platform] section)"
+        ),
+        "{flat}"
+    );
+}

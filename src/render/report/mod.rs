@@ -130,19 +130,28 @@ fn not_known(input: &ReportInput, kinds: &[SourceKind]) -> Option<String> {
     let bad: Vec<String> = kinds
         .iter()
         .filter(|k| !complete(input, **k))
-        .map(|k| {
-            let status = match input.reports.iter().find(|r| r.source == *k) {
-                Some(r) if r.status == Completeness::Partial => "partial",
-                Some(_) => "unavailable",
-                None => "not configured",
-            };
-            format!("{} {status}", k.name())
-        })
+        .map(|k| format!("{} {}", k.name(), source_state(input, *k)))
         .collect();
     match bad.len() {
         0 => None,
         1 => Some(format!("source {}", bad[0])),
         _ => Some(format!("sources {}", bad.join(", "))),
+    }
+}
+
+/// A source's state in words: "complete", "partial", "unavailable", or "not configured" (an
+/// optional source without a `[sources.…]` section has no report at all).
+fn source_state(input: &ReportInput, kind: SourceKind) -> &'static str {
+    match input
+        .reports
+        .iter()
+        .find(|r| r.source == kind)
+        .map(|r| r.status)
+    {
+        Some(Completeness::Complete) => "complete",
+        Some(Completeness::Partial) => "partial",
+        Some(Completeness::Unavailable) => "unavailable",
+        None => "not configured",
     }
 }
 
