@@ -324,11 +324,13 @@ fn retention_check(
 ) -> Result<i64, String> {
     let horizon = clock - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
     if window.start < horizon {
+        // The horizon's day, not its second: this text reaches findings.csv, the manifest and
+        // the PDF, which must not change between two reruns of the same window on one day.
         return Err(format!(
-            "the window starts before {what}'s retention horizon ({}, {} days before now): data \
-             older than that is gone, so the figures cannot be complete; use the file backend \
-             with archived exports",
-            crate::window::rfc3339(horizon),
+            "the window starts before {what}'s retention horizon (on {}, {} days before now): \
+             data older than that is gone, so the figures cannot be complete; use the file \
+             backend with archived exports",
+            horizon.date_naive(),
             retention.as_secs() / 86_400
         ));
     }

@@ -34,22 +34,28 @@ fn ledger_sum(dir: &Path, column: &str) -> i64 {
         .sum()
 }
 
-/// The figure printed under a KPI label on the cover (the first page).
-fn cover_kpi(cover: &str, label: &str) -> String {
-    let lines: Vec<&str> = cover.lines().collect();
+/// The first word printed under a KPI label that `is_value` accepts (`text` from
+/// `pdftotext -layout`).
+fn kpi_under(text: &str, label: &str, is_value: impl Fn(&str) -> bool) -> String {
+    let lines: Vec<&str> = text.lines().collect();
     let i = lines
         .iter()
         .position(|l| l.contains(label))
-        .unwrap_or_else(|| panic!("no KPI {label:?} on the cover:\n{cover}"));
+        .unwrap_or_else(|| panic!("no KPI {label:?}:\n{text}"));
     let col = lines[i].find(label).unwrap();
     lines[i + 1..]
         .iter()
         .find_map(|l| {
             let rest = l.get(col..)?;
             let v = rest.split_whitespace().next()?;
-            v.chars().all(|c| c.is_ascii_digit()).then(|| v.to_string())
+            is_value(v).then(|| v.to_string())
         })
-        .unwrap_or_else(|| panic!("no value under {label:?}:\n{cover}"))
+        .unwrap_or_else(|| panic!("no value under {label:?}:\n{text}"))
+}
+
+/// The figure printed under a KPI label on the cover (the first page).
+fn cover_kpi(cover: &str, label: &str) -> String {
+    kpi_under(cover, label, |v| v.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[test]
@@ -327,5 +333,54 @@ fn incident_day_raises_the_findings_and_a_partial_cover() {
     );
     assert!(cover.contains("PARTIAL"), "{cover}");
     assert!(cover.contains("jupyterhub unavailable"), "{cover}");
+    // Users online need JupyterHub's sessions: unknown, not a number that looks complete.
+    let known = |v: &str| v == "n/a" || v.chars().all(|c| c.is_ascii_digit());
+    assert_eq!(kpi_under(&cover, "Online users", known), "n/a", "{cover}");
+    // The card's note (wrapped by pdftotext: "source jupyterhub" / "unavailable").
+    assert!(cover.contains("source jupyterhub"), "{cover}");
+    // Likewise the notebook users card (the ledger's notebook column is empty).
+    let text = pdf_text(&out.join("report.pdf"));
+    assert_eq!(
+        kpi_under(&text, "Notebook users in the window", known),
+        "n/a"
+    );
     assert_eq!(manifest(&out)["status"], "partial");
+}
+
+/// Without the optional platform source, the capacity controls cannot be judged; the report
+/// says which source is missing and that it is not configured (not that a read failed).
+#[test]
+fn an_unconfigured_optional_source_is_named_in_the_control_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = demo_config_absolute();
+    let i = config.find("[sources.platform]").unwrap();
+    let cfg = write_config(tmp.path(), &config[..i]);
+    let out = tmp.path().join("out");
+    let o = run(&cfg, &out, &[]);
+    // Optional: the run is still complete.
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let controls = csv_rows(&out.join("controls.csv"));
+    for (fw, id) in [("SOC 2", "A1.1"), ("ISO/IEC 27001", "8.6")] {
+        let c = controls
+            .iter()
+            .find(|c| &c[0] == fw && &c[2] == id)
+            .unwrap();
+        assert_eq!((&c[5], &c[7]), ("incomplete", "platform"), "{c:?}");
+    }
+    let text = tool(
+        "pdftotext",
+        &[out.join("report.pdf").to_str().unwrap(), "-"],
+    );
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(
+            "Incomplete sources: platform (not configured: add a [sources.platform] section)"
+        ),
+        "{flat}"
+    );
 }

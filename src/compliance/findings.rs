@@ -56,7 +56,7 @@ pub const RULES: [(&str, &str); 11] = [
     ),
     (
         "admin.privileged_change",
-        "role mapping, role, user or realm changed through the admin API",
+        "roles, scopes, mappers, login flows, identity providers, clients, users or the realm changed through the admin API",
     ),
     (
         "trino.failed_query_ratio",
@@ -274,44 +274,45 @@ fn unknown_usernames(input: &FindingsInput, out: &mut Vec<Finding>) {
     }
 }
 
+/// Per user, the densest run of denials within any hour (a sliding window, like the
+/// brute-force rules): a burst from 10:40 to 11:20 is one spike, not two halves that each stay
+/// under the threshold because a clock hour happened to split them.
 fn denial_spikes(input: &FindingsInput, out: &mut Vec<Finding>) {
     const HOUR: i64 = 3_600_000_000_000;
-    let mut per: BTreeMap<String, BTreeMap<i64, Vec<usize>>> = BTreeMap::new();
-    for (i, d) in input.collected.opa_denials.iter().enumerate() {
+    let denials = &input.collected.opa_denials;
+    let mut per: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, d) in denials.iter().enumerate() {
         if d.user.is_empty() {
             continue;
         }
         per.entry(input.resolver.canonical(&d.user))
             .or_default()
-            .entry(d.time_ns - d.time_ns.rem_euclid(HOUR))
-            .or_default()
             .push(i);
     }
     let limit = input.thresholds.denials_per_user_hour as usize;
-    for (user, hours) in per {
-        let Some((&hour, idx)) = hours.iter().max_by_key(|(h, v)| (v.len(), -**h)) else {
-            continue;
-        };
-        if idx.len() < limit {
+    for (user, mut idx) in per {
+        // Time order, then the record order for equal instants (stable across reruns).
+        idx.sort_by_key(|&i| (denials[i].time_ns, i));
+        let times: Vec<i64> = idx.iter().map(|&i| denials[i].time_ns).collect();
+        let (lo, n) = densest(&times, HOUR);
+        if n < limit {
             continue;
         }
-        let denials = &input.collected.opa_denials;
-        let total: usize = hours.values().map(Vec::len).sum();
-        let spiking = hours.values().filter(|v| v.len() >= limit).count();
+        let burst = &idx[lo..lo + n];
         out.push(Finding {
             rule: "authz.denial_spike",
             severity: Severity::Medium,
             summary: format!(
-                "{} OPA denials for {user} in the hour from {} ({spiking} hour(s) at or above {limit}; {total} in the window)",
-                idx.len(),
-                ts(hour)
+                "{n} OPA denials for {user} within one hour, from {} ({} in the window)",
+                ts(times[lo]),
+                idx.len()
             ),
             subject: user,
-            count: idx.len() as u64,
-            first_ns: idx.iter().map(|&i| denials[i].time_ns).min(),
-            last_ns: idx.iter().map(|&i| denials[i].time_ns).max(),
+            count: n as u64,
+            first_ns: Some(times[lo]),
+            last_ns: Some(times[lo + n - 1]),
             evidence: capped(
-                idx.iter().map(|&i| {
+                burst.iter().map(|&i| {
                     let d = &denials[i];
                     format!(
                         "opa_denials.csv: {} {} {} decision={}",
@@ -321,23 +322,56 @@ fn denial_spikes(input: &FindingsInput, out: &mut Vec<Finding>) {
                         d.decision_id
                     )
                 }),
-                idx.len(),
+                n,
             ),
         });
     }
 }
 
-/// Admin-API changes that grant or create power: role mappings, roles, group membership, user
-/// creation and deletion, realm and client changes.
+/// Admin-API resource types (Keycloak's `ResourceType` names) whose every change can grant
+/// power or weaken authentication, so each one is high: who holds which role or scope, what a
+/// token carries (client scopes, protocol mappers), how users log in (flows, executions,
+/// authenticator configs, required actions, identity providers and their mappers, user
+/// federation and other components such as key providers), fine-grained authorization, and the
+/// realm, its roles and clients themselves (and initial access tokens, which register clients).
+const PRIVILEGED_HIGH: [&str; 26] = [
+    "REALM_ROLE_MAPPING",
+    "CLIENT_ROLE_MAPPING",
+    "REALM_SCOPE_MAPPING",
+    "CLIENT_SCOPE_MAPPING",
+    "CLIENT_SCOPE_CLIENT_MAPPING",
+    "REALM",
+    "REALM_ROLE",
+    "CLIENT",
+    "CLIENT_ROLE",
+    "CLIENT_SCOPE",
+    "PROTOCOL_MAPPER",
+    "AUTH_FLOW",
+    "AUTH_EXECUTION",
+    "AUTH_EXECUTION_FLOW",
+    "AUTHENTICATOR_CONFIG",
+    "REQUIRED_ACTION",
+    "IDENTITY_PROVIDER",
+    "IDENTITY_PROVIDER_MAPPER",
+    "COMPONENT",
+    "USER_FEDERATION_PROVIDER",
+    "USER_FEDERATION_MAPPER",
+    "AUTHORIZATION_RESOURCE_SERVER",
+    "AUTHORIZATION_RESOURCE",
+    "AUTHORIZATION_SCOPE",
+    "AUTHORIZATION_POLICY",
+    "CLIENT_INITIAL_ACCESS_MODEL",
+];
+
+/// Admin-API changes that grant or create power ([`PRIVILEGED_HIGH`]); group and organization
+/// membership and user creation or deletion change who is who (medium). Sessions, login
+/// failures, cluster nodes and ordinary user updates are routine and not findings.
 fn privileged(e: &KeycloakEvent) -> Option<Severity> {
     match (e.resource_type.as_str(), e.event_type.as_str()) {
-        ("REALM_ROLE_MAPPING" | "CLIENT_ROLE_MAPPING" | "CLIENT_SCOPE_MAPPING", _) => {
-            Some(Severity::High)
+        (t, _) if PRIVILEGED_HIGH.contains(&t) => Some(Severity::High),
+        ("GROUP_MEMBERSHIP" | "ORGANIZATION_MEMBERSHIP", _) | ("USER", "CREATE" | "DELETE") => {
+            Some(Severity::Medium)
         }
-        ("REALM" | "CLIENT" | "REALM_ROLE" | "CLIENT_ROLE" | "AUTH_FLOW", _) => {
-            Some(Severity::High)
-        }
-        ("GROUP_MEMBERSHIP", _) | ("USER", "CREATE" | "DELETE") => Some(Severity::Medium),
         _ => None,
     }
 }
@@ -395,11 +429,13 @@ fn failed_query_ratio(input: &FindingsInput, out: &mut Vec<Finding>) {
         {
             continue;
         }
+        // The ledger's rule (`queryState = FAILED`), so the evidence lists exactly the queries
+        // the ratio counted; an error code alone is not a failure.
         let failed: Vec<_> = input
             .collected
             .trino
             .iter()
-            .filter(|x| x.error_code.is_some() && input.resolver.canonical(&x.user) == row.user)
+            .filter(|x| x.failed() && input.resolver.canonical(&x.user) == row.user)
             .collect();
         out.push(Finding {
             rule: "trino.failed_query_ratio",
@@ -476,22 +512,25 @@ fn llm_spend_outliers(input: &FindingsInput, out: &mut Vec<Finding>) {
     }
 }
 
+/// Sessions whose known duration exceeds the maximum. A session whose start was not seen (a
+/// stop with no start in what was read) is only known to have run since the window's start:
+/// the export or the server may not reach back as far as the lookback, so "older than the
+/// lookback" would be a guess. It is flagged only when that lower bound alone is too long, and
+/// the summary says "at least".
 fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
+    const HOUR: i64 = 3_600_000_000_000;
     let max = input.thresholds.notebook_session_max.as_nanos() as i64;
-    let end = input.window.end_ns();
+    let (start_w, end) = (input.window.start_ns(), input.window.end_ns());
     for s in &input.collected.sessions {
         let stop = s.stop_ns.unwrap_or(end);
-        let (long, length) = match s.start_ns {
-            Some(start) if stop - start > max => {
-                (true, format!("{} h", (stop - start) / 3_600_000_000_000))
-            }
-            Some(_) => (false, String::new()),
-            // Began before the lookback horizon: longer than the lookback, whatever it was.
-            None => (true, "longer than the lookback".to_string()),
+        let length = match s.start_ns {
+            Some(start) if stop - start > max => format!("{} h", (stop - start) / HOUR),
+            None if stop - start_w > max => format!(
+                "at least {} h (its start was not seen; counted from the window's start)",
+                (stop - start_w) / HOUR
+            ),
+            _ => continue,
         };
-        if !long {
-            continue;
-        }
         let user = input.resolver.canonical(&s.user);
         out.push(Finding {
             rule: "notebook.long_session",
@@ -512,9 +551,7 @@ fn long_sessions(input: &FindingsInput, out: &mut Vec<Finding>) {
             evidence: vec![format!(
                 "notebook_sessions.csv: server={} start={} stop={}",
                 server_name(&input.resolver.text(&s.server)),
-                s.start_ns
-                    .map(ts)
-                    .unwrap_or_else(|| "before the lookback".into()),
+                s.start_ns.map(ts).unwrap_or_else(|| "(not seen)".into()),
                 s.stop_ns.map(ts).unwrap_or_else(|| "running".into())
             )],
         });
@@ -584,11 +621,13 @@ fn completeness(input: &FindingsInput, out: &mut Vec<Finding>) {
                 rule: "evidence.beyond_retention",
                 severity: Severity::High,
                 subject: sc.kind.name().to_string(),
+                // The horizon moves with the real clock: print its day, not its second, so a
+                // rerun with the same inputs and `--at` on the same day writes the same bytes.
                 summary: format!(
-                    "the window starts {} but {backend} keeps {} days (horizon {}): source {} cannot be complete; use an archived export (files backend) or the daily history",
+                    "the window starts {} but {backend} keeps {} (its horizon was on {} when this ran): source {} cannot be complete; use an archived export (files backend) or the daily history",
                     rfc3339(input.window.start),
-                    retention.as_secs() / 86_400,
-                    rfc3339(horizon),
+                    retention_text(retention),
+                    horizon.date_naive(),
                     sc.kind.name()
                 ),
                 count: 1,
@@ -600,17 +639,15 @@ fn completeness(input: &FindingsInput, out: &mut Vec<Finding>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn densest_burst() {
-        let m = 60_000_000_000i64;
-        let times = [0, m, 20 * m, 21 * m, 22 * m, 29 * m, 30 * m, 60 * m];
-        // 10-minute window: 20,21,22,29 (30 is 10 min after 20: excluded, half-open).
-        assert_eq!(densest(&times, 10 * m), (2, 4));
-        assert_eq!(densest(&[], 10 * m), (0, 0));
-        assert_eq!(densest(&[5], 10 * m), (0, 1));
+/// A retention as a reader states it: whole days, else hours.
+fn retention_text(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s.is_multiple_of(86_400) {
+        format!("{} days", s / 86_400)
+    } else {
+        format!("{} h", s / 3_600)
     }
 }
+
+#[cfg(test)]
+mod tests;

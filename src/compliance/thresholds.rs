@@ -20,7 +20,7 @@ pub struct RawThresholds {
     brute_force_per_ip: Option<u32>,
     /// Sliding window for the two brute-force rules, e.g. `"10m"`.
     burst_window: Option<String>,
-    /// OPA denials of one user within one clock hour that make a denial-spike finding.
+    /// OPA denials of one user within any one hour (sliding) that make a denial-spike finding.
     denials_per_user_hour: Option<u32>,
     /// Failed / total Trino queries of one user, as a decimal fraction (`"0.25"`).
     failed_query_ratio: Option<String>,
@@ -89,7 +89,7 @@ impl Thresholds {
             (
                 "denials_per_user_hour".into(),
                 format!(
-                    "{} OPA denials of one user within one clock hour",
+                    "{} OPA denials of one user within any 60 min (sliding)",
                     self.denials_per_user_hour
                 ),
             ),

@@ -81,7 +81,8 @@ impl Panels {
         for q in &c.trino {
             if let Some(i) = idx(q.end_ns) {
                 p.trino_queries[i] += 1;
-                p.trino_failed[i] += i64::from(q.error_code.is_some());
+                // The ledger's rule: the state, not the presence of an error code.
+                p.trino_failed[i] += i64::from(q.failed());
                 online[i].insert(resolver.canonical(&q.user));
             }
         }
@@ -168,7 +169,7 @@ mod tests {
         let q = |user: &str, t: i64, failed: bool| TrinoQuery {
             query_id: format!("{user}{t}"),
             user: user.into(),
-            state: "FINISHED".into(),
+            state: if failed { "FAILED" } else { "FINISHED" }.into(),
             error_code: failed.then(|| "X".into()),
             create_ns: None,
             end_ns: t,
@@ -183,6 +184,16 @@ mod tests {
             q("alice", s + HOUR - 1, true),
             q("bob", s + 5 * HOUR, false),
         ];
+        // Failure is the state, as in the ledger: FAILED without a failureInfo counts, an error
+        // code on a FINISHED query does not.
+        c.trino.push(TrinoQuery {
+            error_code: None,
+            ..q("dora", s + 3 * HOUR, true)
+        });
+        c.trino.push(TrinoQuery {
+            error_code: Some("X".into()),
+            ..q("erik", s + 3 * HOUR + 1, false)
+        });
         // Began before the window, stopped in hour 2: counts in hours 0..=2.
         c.sessions = vec![NotebookSession {
             user: "carol".into(),
@@ -197,6 +208,7 @@ mod tests {
         assert_eq!(p.bucket_ns, HOUR);
         assert_eq!(p.trino_queries[0], 2);
         assert_eq!(p.trino_failed[0], 1);
+        assert_eq!((p.trino_queries[3], p.trino_failed[3]), (2, 1));
         assert_eq!(p.trino_queries[5], 1);
         assert_eq!(&p.active_sessions[..4], &[1, 1, 1, 0]);
         // Alice twice (case) is one user; carol's notebook makes her online too.

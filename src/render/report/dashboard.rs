@@ -162,49 +162,57 @@ pub(super) fn dashboard(input: &ReportInput) -> Vec<Section> {
         .iter()
         .find(|s| s.metric == "jupyterhub_active_users")
         .and_then(|s| s.at_end);
-    let metric = |v: Option<i128>| {
-        v.map(crate::sources::platform::format_value)
-            .unwrap_or_else(|| "n/a".into())
+    // A card whose source was not read in full says so instead of showing a number (a user
+    // count of 0 from a hub whose logs were down reads like "nobody used it").
+    let card = |label: &str, kinds: &[SourceKind], value: Option<String>, note: &str| Kpi {
+        label: label.into(),
+        value: match not_known(input, kinds) {
+            None => value.unwrap_or_else(|| "n/a".into()),
+            Some(_) => "n/a".into(),
+        },
+        note: not_known(input, kinds).unwrap_or_else(|| note.into()),
     };
+    let metric = |v: Option<i128>| v.map(crate::sources::platform::format_value);
+    let notebook_users = l
+        .rows
+        .iter()
+        .map(|r| r.figure("notebook_sessions").map(|n| i64::from(n > 0)))
+        .sum::<Option<i64>>();
     let mut b = gaps(input, &[SourceKind::Platform]);
     b.push(Block::Kpis(vec![
-        Kpi {
-            label: "JupyterHub total users".into(),
-            value: metric(hub_total),
-            note: "jupyterhub_total_users at the window's end".into(),
-        },
-        Kpi {
-            label: "JupyterHub active users".into(),
-            value: metric(hub_active),
-            note: "jupyterhub_active_users at the window's end".into(),
-        },
-        Kpi {
-            label: "Notebook users in the window".into(),
-            value: l
-                .rows
-                .iter()
-                .filter(|r| r.figure("notebook_sessions").unwrap_or(0) > 0)
-                .count()
-                .to_string(),
-            note: "users with a session overlapping the window".into(),
-        },
+        card(
+            "JupyterHub total users",
+            &[SourceKind::Platform],
+            metric(hub_total),
+            "jupyterhub_total_users at the window's end",
+        ),
+        card(
+            "JupyterHub active users",
+            &[SourceKind::Platform],
+            metric(hub_active),
+            "jupyterhub_active_users at the window's end",
+        ),
+        card(
+            "Notebook users in the window",
+            &[SourceKind::Jupyterhub],
+            notebook_users.map(|n| n.to_string()),
+            "users with a session overlapping the window",
+        ),
     ]));
     out.push(section(2, "JupyterHub total users", b));
     let total_users = l.rows.len() as i64;
-    out.push(section(
-        2,
-        "Users online vs total",
-        vec![line_chart(
-            p,
-            "Distinct active users vs users seen in the window",
-            "users",
-            vec![
-                series("online", &p.online_users),
-                series("total", &vec![total_users; p.starts.len()]),
-            ],
-            false,
-        )],
+    let mut b = gaps(input, &ONLINE_SOURCES);
+    b.push(line_chart(
+        p,
+        "Distinct active users vs users seen in the window",
+        "users",
+        vec![
+            series("online", &p.online_users),
+            series("total", &vec![total_users; p.starts.len()]),
+        ],
+        false,
     ));
+    out.push(section(2, "Users online vs total", b));
     // 7. Storage by bucket.
     let mut b = gaps(input, &[SourceKind::Storage]);
     let mut buckets: Vec<_> = c.buckets.iter().collect();

@@ -30,11 +30,23 @@ pub(super) fn frameworks(input: &ReportInput) -> Vec<Section> {
             for c in &results {
                 let mut ev = c.control.evidence.join(", ");
                 if !c.missing.is_empty() {
+                    // Say why, so an `incomplete` caused by an optional source nobody
+                    // configured is not mistaken for a failed read (and the fix is named).
                     ev.push_str(&format!(
                         ". Incomplete sources: {}",
                         c.missing
                             .iter()
-                            .map(|k| k.name())
+                            .map(|k| {
+                                if input.reports.iter().any(|r| r.source == *k) {
+                                    format!("{} ({})", k.name(), source_state(input, *k))
+                                } else {
+                                    format!(
+                                        "{} (not configured: add a [sources.{}] section)",
+                                        k.name(),
+                                        k.name()
+                                    )
+                                }
+                            })
                             .collect::<Vec<_>>()
                             .join(", ")
                     ));

@@ -115,6 +115,46 @@ fn complete(input: &ReportInput, kind: SourceKind) -> bool {
         .any(|r| r.source == kind && r.status == Completeness::Complete)
 }
 
+/// The sources users count as online from (counting rules, "Report charts").
+const ONLINE_SOURCES: [SourceKind; 4] = [
+    SourceKind::Trino,
+    SourceKind::Opa,
+    SourceKind::Keycloak,
+    SourceKind::Jupyterhub,
+];
+
+/// Why a figure counted from `kinds` is unknown ("source jupyterhub partial"), or `None` when
+/// every one of them was read in full. A KPI card then shows "n/a" with this note: a count
+/// from a partial source is a lower bound that would read like a real figure, even zero.
+fn not_known(input: &ReportInput, kinds: &[SourceKind]) -> Option<String> {
+    let bad: Vec<String> = kinds
+        .iter()
+        .filter(|k| !complete(input, **k))
+        .map(|k| format!("{} {}", k.name(), source_state(input, *k)))
+        .collect();
+    match bad.len() {
+        0 => None,
+        1 => Some(format!("source {}", bad[0])),
+        _ => Some(format!("sources {}", bad.join(", "))),
+    }
+}
+
+/// A source's state in words: "complete", "partial", "unavailable", or "not configured" (an
+/// optional source without a `[sources.…]` section has no report at all).
+fn source_state(input: &ReportInput, kind: SourceKind) -> &'static str {
+    match input
+        .reports
+        .iter()
+        .find(|r| r.source == kind)
+        .map(|r| r.status)
+    {
+        Some(Completeness::Complete) => "complete",
+        Some(Completeness::Partial) => "partial",
+        Some(Completeness::Unavailable) => "unavailable",
+        None => "not configured",
+    }
+}
+
 /// A notice for each source a panel depends on that was not read in full.
 fn gaps(input: &ReportInput, kinds: &[SourceKind]) -> Vec<Block> {
     kinds
@@ -327,12 +367,16 @@ fn kpis(input: &ReportInput) -> Vec<Kpi> {
         ];
     }
     let c = input.collected;
-    let show = |v: Option<i64>, kind: SourceKind| match v {
-        Some(v) if complete(input, kind) => (v.to_string(), String::new()),
-        _ => (
-            "n/a".to_string(),
-            format!("{} not read in full", kind.name()),
+    let show = |v: Option<i64>, kind: SourceKind| match (v, not_known(input, &[kind])) {
+        (Some(v), None) => (v.to_string(), String::new()),
+        (_, why) => ("n/a".to_string(), why.unwrap_or_default()),
+    };
+    let (online, online_note) = match not_known(input, &ONLINE_SOURCES) {
+        None => (
+            input.panels.peak_online().to_string(),
+            format!("peak active {}", bucket_unit(input.panels)),
         ),
+        Some(why) => ("n/a".to_string(), why),
     };
     let (trino, trino_note) = show(total(l, "trino_queries"), SourceKind::Trino);
     let (llm, llm_note) = show(total(l, "llm_requests"), SourceKind::Litellm);
@@ -346,8 +390,8 @@ fn kpis(input: &ReportInput) -> Vec<Kpi> {
         },
         Kpi {
             label: "Online users".into(),
-            value: input.panels.peak_online().to_string(),
-            note: format!("peak active {}", bucket_unit(input.panels)),
+            value: online,
+            note: online_note,
         },
         Kpi {
             label: "Trino queries".into(),
