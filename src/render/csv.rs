@@ -282,7 +282,7 @@ pub fn notebook_sessions(c: &Collected, r: &Resolver) -> Artifact {
     });
     for s in ss {
         let note = match (s.start_ns, s.stop_ns) {
-            (None, _) => "started before the lookback horizon",
+            (None, _) => "start not seen (before the lookback horizon, or its event is missing)",
             (_, None) => "running at window end",
             _ => "",
         };
