@@ -103,7 +103,9 @@ const PREFIX: &str = "akko/audit/period=daily/start=2026-11-30";
 
 fn upload_demo(cfg: &S3Config) -> String {
     let (files, manifest) = demo_set();
-    s3::upload_set(cfg, PREFIX, files, manifest).unwrap()
+    s3::upload_set(cfg, PREFIX, files, manifest)
+        .unwrap()
+        .location
 }
 
 fn get(url: &str) -> reqwest::Response {
@@ -137,7 +139,9 @@ fn the_demo_set_lands_under_its_window_keys_and_verifies() {
     assert_eq!(s3::key_prefix(&s.cfg, &demo_window()), PREFIX);
     let (files, manifest) = demo_set();
     let started = Instant::now();
-    let location = s3::upload_set(&s.cfg, PREFIX, files, manifest).unwrap();
+    let location = s3::upload_set(&s.cfg, PREFIX, files, manifest)
+        .unwrap()
+        .location;
     let bytes: usize = files.iter().map(|a| a.bytes.len()).sum();
     eprintln!(
         "uploaded the demo set ({} files + manifest, {bytes} bytes) in {:?}",
@@ -302,6 +306,25 @@ fn a_worm_bucket_refuses_a_delivered_window_before_writing_anything() {
     assert!(
         msg.contains("Object Lock") && msg.contains("nothing was uploaded"),
         "{msg}"
+    );
+    assert_eq!(mtimes(&srv), before, "an object was modified");
+}
+
+#[test]
+fn a_worm_bucket_recognises_the_same_evidence_and_keeps_the_stored_set() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "object_lock = true\n");
+    upload_demo(&s.cfg);
+    let before = mtimes(&srv);
+    let stored = std::fs::read(srv.object(&format!("{PREFIX}/manifest.json"))).unwrap();
+    // A retried Job: the same CSVs (so the same evidence_sha256).
+    let (files, manifest) = demo_set();
+    let up = s3::upload_set(&s.cfg, PREFIX, files, manifest).unwrap();
+    assert_eq!(up.location, format!("s3://{BUCKET}/{PREFIX}/"));
+    assert_eq!(
+        up.already_stored,
+        Some(hex::encode(Sha256::digest(&stored))),
+        "the stored manifest is the one to quote"
     );
     assert_eq!(mtimes(&srv), before, "an object was modified");
 }

@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
@@ -27,7 +26,7 @@ use tracing::{debug, info};
 use crate::config::delivery::{S3Config, Sse};
 use crate::render::Artifact;
 use crate::verify::EvidenceStore;
-use crate::window::{Window, WindowOrigin};
+use crate::window::Window;
 
 /// Part size of multipart uploads: S3's minimum, so memory per in-flight part stays small.
 const PART_SIZE: usize = 5 << 20;
@@ -40,10 +39,11 @@ pub enum S3Error {
     /// The message names the setting, never a secret's value.
     #[error("{0}")]
     Config(String),
-    /// Object Lock (WORM) is on and the window's manifest is already stored.
+    /// Object Lock (WORM) is on and the window's manifest is already stored, for other evidence
+    /// than this run's (the same evidence is [`Uploaded::already_stored`], not an error).
     #[error(
-        "evidence for this window is already in the WORM bucket at {location}; Object Lock forbids \
-         replacing it; nothing was uploaded"
+        "evidence for this window is already in the WORM bucket at {location}, with other \
+         evidence than this run's; Object Lock forbids replacing it; nothing was uploaded"
     )]
     AlreadyDelivered { location: String },
     /// 401/403 (SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied, ...).
@@ -70,12 +70,6 @@ pub enum S3Error {
     },
 }
 
-/// `<prefix>/period=<p>/start=<YYYY-MM-DD>` for the window (no bucket, no trailing slash).
-///
-/// Hive-style so the platform's Trino can partition on `period` and `start`. A calendar
-/// period's start date is the local date in the time zone the period is aligned to (a Berlin
-/// day starts at 23:00 UTC the day before). An explicit window is not a calendar period: it
-/// gets `period=custom/start=<instant>_end=<instant>` so two different windows never share keys.
 /// The key of a daily history file (`name` relative to the history root):
 /// `<prefix>/history/<table>/date=YYYY-MM-DD/part-0.parquet`.
 pub fn history_key(cfg: &S3Config, name: &str) -> String {
@@ -95,26 +89,14 @@ pub fn history_url(cfg: &S3Config) -> String {
     )
 }
 
+/// `<prefix>/period=<p>/start=<YYYY-MM-DD>` for the window (no bucket, no trailing slash).
+///
+/// Hive-style so the platform's Trino can partition on `period` and `start`. A calendar
+/// period's start date is the local date in the time zone the period is aligned to (a Berlin
+/// day starts at 23:00 UTC the day before). An explicit window is not a calendar period: it
+/// gets `period=custom/start=<instant>_end=<instant>` so two different windows never share keys.
 pub fn key_prefix(cfg: &S3Config, window: &Window) -> String {
-    let tail = match &window.origin {
-        WindowOrigin::Scheduled { time_zone, .. } => {
-            let date = match time_zone.parse::<chrono_tz::Tz>() {
-                Ok(tz) => window.start.with_timezone(&tz).date_naive(),
-                Err(_) => window.start.date_naive(),
-            };
-            format!(
-                "period={}/start={}",
-                window.period_label(),
-                date.format("%Y-%m-%d")
-            )
-        }
-        WindowOrigin::Explicit => format!(
-            "period={}/start={}_end={}",
-            window.period_label(),
-            compact_instant(window.start),
-            compact_instant(window.end)
-        ),
-    };
+    let tail = window.partition();
     if cfg.prefix.is_empty() {
         tail
     } else {
@@ -122,35 +104,51 @@ pub fn key_prefix(cfg: &S3Config, window: &Window) -> String {
     }
 }
 
-/// `2026-11-30T000000Z` (colons are awkward in keys and URLs); sub-second parts are kept when
-/// present, so windows that differ by milliseconds still differ.
-fn compact_instant(t: DateTime<Utc>) -> String {
-    if t.timestamp_subsec_nanos() == 0 {
-        t.format("%Y-%m-%dT%H%M%SZ").to_string()
-    } else {
-        t.format("%Y-%m-%dT%H%M%S%.9fZ").to_string()
-    }
+/// Where a set is in S3 after [`upload_set`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// `s3://bucket/<prefix>/`
+    pub location: String,
+    /// With `object_lock`: the window was already delivered with the same evidence (the same
+    /// `evidence_sha256`), so nothing was written and the stored set stands; this is the SHA-256
+    /// of the stored `manifest.json`, which is the one a mail must quote.
+    pub already_stored: Option<String>,
 }
 
-/// Uploads `files`, then `manifest` last; returns `s3://bucket/<prefix>/`.
+/// Uploads `files`, then `manifest` last.
 ///
 /// With `object_lock`, a stored manifest means the window was delivered and the bucket's
-/// retention forbids replacing it: that is reported as [`S3Error::AlreadyDelivered`] before any
-/// byte is written, rather than failing halfway with a set of mixed versions.
+/// retention forbids replacing it. When the stored set holds the same evidence (its manifest's
+/// `evidence_sha256` equals the digest of `files`, e.g. a retried Job whose mail had failed),
+/// the stored set is this run's evidence and is reported as [`Uploaded::already_stored`];
+/// otherwise [`S3Error::AlreadyDelivered`]. Both before any byte is written, rather than failing
+/// halfway with a set of mixed versions.
 pub fn upload_set(
     cfg: &S3Config,
     prefix: &str,
     files: &[Artifact],
     manifest: &Artifact,
-) -> Result<String, S3Error> {
+) -> Result<Uploaded, S3Error> {
     let client = Client::new(cfg)?;
     let location = format!("s3://{}/{}/", cfg.bucket, prefix.trim_matches('/'));
     let manifest_key = join(prefix, &manifest.name);
     client.rt.block_on(async {
-        if cfg.object_lock && client.head(&manifest_key).await? {
-            return Err(S3Error::AlreadyDelivered {
-                location: location.clone(),
-            });
+        if cfg.object_lock {
+            if let Some(stored) = client.get(&manifest_key).await? {
+                let digest = crate::render::manifest::evidence_digest(files);
+                if crate::render::manifest::evidence_sha256_of(&stored).as_deref()
+                    == Some(digest.as_str())
+                {
+                    info!(location = %location, "already delivered with the same evidence; the stored set stands");
+                    return Ok(Uploaded {
+                        location: location.clone(),
+                        already_stored: Some(crate::render::manifest::sha256_hex(&stored)),
+                    });
+                }
+                return Err(S3Error::AlreadyDelivered {
+                    location: location.clone(),
+                });
+            }
         }
         let started = std::time::Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
@@ -173,7 +171,10 @@ pub fn upload_set(
             ms = started.elapsed().as_millis() as u64,
             "S3 upload complete"
         );
-        Ok(location.clone())
+        Ok(Uploaded {
+            location: location.clone(),
+            already_stored: None,
+        })
     })
 }
 
@@ -189,6 +190,12 @@ async fn join_next(tasks: &mut tokio::task::JoinSet<Result<(), S3Error>>) -> Res
 pub fn exists(cfg: &S3Config, key: &str) -> Result<bool, S3Error> {
     let client = Client::new(cfg)?;
     client.rt.block_on(client.head(key))
+}
+
+/// The object's bytes, `None` when it does not exist (the "mailed" marker).
+pub fn get(cfg: &S3Config, key: &str) -> Result<Option<Vec<u8>>, S3Error> {
+    let client = Client::new(cfg)?;
+    client.rt.block_on(client.get(key))
 }
 
 /// A small object (the "mailed" marker), with the same checksum and encryption as the evidence.
@@ -580,8 +587,8 @@ fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::SecretRef;
-    use crate::window::Period;
-    use chrono::TimeZone;
+    use crate::window::{Period, WindowOrigin};
+    use chrono::{DateTime, TimeZone, Utc};
 
     fn cfg(prefix: &str) -> S3Config {
         S3Config {

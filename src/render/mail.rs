@@ -48,6 +48,9 @@ pub struct MailInput<'a> {
     pub findings: &'a [Finding],
     /// Where the evidence set lives: `s3://bucket/prefix/` when uploaded, else the run folder.
     pub evidence_location: &'a str,
+    /// `[s3]` is set but the upload failed (why): the mail says the evidence is NOT in S3 (in
+    /// the subject too), so nobody goes looking for keys that do not exist.
+    pub not_in_s3: Option<&'a str>,
     /// `report.pdf`, attached as it is.
     pub pdf: Option<&'a Artifact>,
     /// CSVs to attach as one zip; empty when they travel as links instead.
@@ -67,16 +70,34 @@ fn findings_phrase(n: usize) -> String {
     }
 }
 
-/// `[AKKO audit] daily 2026-11-30 — COMPLETE — 3 findings`.
+/// `[AKKO audit] daily 2026-11-30 — COMPLETE — 3 findings`, with `— evidence NOT in S3`
+/// appended when the upload failed.
 pub fn subject(cfg: &EmailConfig, m: &MailInput) -> String {
-    format!(
+    let mut s = format!(
         "{} {} {} — {} — {}",
         cfg.subject_prefix,
         m.window.period_label(),
         m.window.start.format("%Y-%m-%d"),
         status(m),
         findings_phrase(m.findings.len())
-    )
+    );
+    if m.not_in_s3.is_some() {
+        s.push_str(" — evidence NOT in S3");
+    }
+    s
+}
+
+/// The "where is the evidence" paragraph (text), shared in meaning with the HTML one.
+fn evidence_text(m: &MailInput) -> String {
+    match m.not_in_s3 {
+        None => format!("Evidence    {}\n", m.evidence_location),
+        Some(why) => format!(
+            "Evidence    NOT in S3: the upload failed ({why}).\n            \
+             Only in the run folder {} (lost with a CronJob's pod) and attached here; \
+             the run exits 4 and a retry uploads it.\n",
+            m.evidence_location
+        ),
+    }
 }
 
 /// PARTIAL as soon as one source was not read completely: its figures are missing.
@@ -286,8 +307,9 @@ fn text_body(m: &MailInput, f: &Facts) -> String {
         b.push_str(&format!("\nAttached    {}\n", f.attachments.join(", ")));
     }
     b.push_str(&format!(
-        "\nEvidence    {}\nmanifest.json SHA-256 {}\n",
-        m.evidence_location, m.manifest_sha256
+        "\n{}manifest.json SHA-256 {}\n",
+        evidence_text(m),
+        m.manifest_sha256
     ));
     b
 }
@@ -375,9 +397,18 @@ fn html_body(m: &MailInput, f: &Facts) -> String {
             esc(&f.attachments.join(", "))
         ));
     }
+    let evidence = match m.not_in_s3 {
+        None => format!("Evidence: <code>{}</code>", esc(m.evidence_location)),
+        Some(why) => format!(
+            "<strong>Evidence NOT in S3</strong>: the upload failed ({}). Only in the run folder \
+             <code>{}</code> (lost with a CronJob's pod) and attached here; the run exits 4 and a \
+             retry uploads it.",
+            esc(why),
+            esc(m.evidence_location)
+        ),
+    };
     b.push_str(&format!(
-        "<p>Evidence: <code>{}</code><br>\nmanifest.json SHA-256 <code>{}</code></p>\n",
-        esc(m.evidence_location),
+        "<p>{evidence}<br>\nmanifest.json SHA-256 <code>{}</code></p>\n",
         esc(m.manifest_sha256)
     ));
     b.push_str("</body></html>\n");
@@ -565,6 +596,7 @@ mod tests {
                     manifest_sha256: sha,
                     findings: &self.findings,
                     evidence_location: "s3://evidence/akko/period=daily/start=2026-11-30/",
+                    not_in_s3: None,
                     pdf: Some(&self.pdf),
                     zip_csvs,
                     links,
