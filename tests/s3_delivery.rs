@@ -265,6 +265,51 @@ fn a_rerun_writes_the_same_keys_with_identical_bytes() {
             "{k} differs after the rerun"
         );
     }
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.passed(false), "{:?}", v.describe());
+}
+
+#[test]
+fn a_rerun_that_dies_halfway_leaves_no_old_manifest_vouching_for_the_set() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "");
+    let (files, manifest) = demo_set();
+    let mut signed = files.clone();
+    signed.push(Artifact {
+        name: "manifest.json.sig".into(),
+        bytes: vec![7; 64],
+        rows: 0,
+    });
+    s3::upload_set(&s.cfg, PREFIX, &signed, manifest).unwrap();
+    assert!(srv.keys().contains(&format!("{PREFIX}/manifest.json.sig")));
+
+    // The rerun fails on its first file (a name S3 cannot store), before the signature (last)
+    // is replaced: neither the old manifest nor the old signature may be left.
+    let mut broken = vec![Artifact {
+        name: "bad//name.csv".into(),
+        bytes: b"x".to_vec(),
+        rows: 0,
+    }];
+    broken.extend(signed.iter().cloned());
+    s3::upload_set(&s.cfg, PREFIX, &broken, manifest).unwrap_err();
+    let keys = srv.keys();
+    assert!(
+        !keys.contains(&format!("{PREFIX}/manifest.json")),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&format!("{PREFIX}/manifest.json.sig")),
+        "{keys:?}"
+    );
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let e = verify(store.as_ref(), None).unwrap_err().to_string();
+    assert!(e.contains("no manifest.json"), "{e}");
+
+    // The next complete run restores a whole, verifiable set under the same keys.
+    s3::upload_set(&s.cfg, PREFIX, &signed, manifest).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.passed(false), "{:?}", v.describe());
 }
 
 fn mtimes(srv: &S3Server) -> Vec<(String, std::time::SystemTime, Vec<u8>)> {

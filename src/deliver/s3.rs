@@ -5,7 +5,8 @@
 //!
 //! What this module guarantees:
 //! - keys are deterministic per window ([`key_prefix`]), so a retried Job writes the same keys;
-//! - `manifest.json` goes up last, so its presence means the set is whole;
+//! - `manifest.json` goes up last, so its presence means the set is whole, and a rerun deletes
+//!   the old one (and its signature) before replacing any file;
 //! - every upload carries an `x-amz-checksum-sha256` that S3 checks before storing the object;
 //! - with `object_lock`, a window already delivered is refused before anything is written;
 //! - credentials are read from their `SecretRef`s at call time and never appear in a message.
@@ -17,8 +18,8 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
 use object_store::{
-    BackoffConfig, Certificate, ClientOptions, GetOptions, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, RetryConfig, WriteMultipart,
+    BackoffConfig, Certificate, ClientOptions, GetOptions, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 use tokio::runtime::Runtime;
 use tracing::{debug, info};
@@ -148,6 +149,14 @@ pub fn upload_set(
                 return Err(S3Error::AlreadyDelivered {
                     location: location.clone(),
                 });
+            }
+        }
+        // A rerun replaces the set file by file. The old manifest (and its signature) go first:
+        // were the run to die halfway, an old manifest would vouch for a half-replaced set,
+        // whereas a prefix without a manifest is plainly incomplete (`verify` says so).
+        if !cfg.object_lock {
+            for name in [manifest.name.as_str(), crate::render::signature::NAME] {
+                client.delete(&join(prefix, name)).await?;
             }
         }
         let started = std::time::Instant::now();
@@ -427,6 +436,18 @@ impl AsyncClient {
         match result.bytes().await {
             Ok(b) => Ok(Some(b.to_vec())),
             Err(e) => Err(self.error("reading", key, e)),
+        }
+    }
+
+    /// Removes `key`; a key that does not exist is fine (S3 answers 204 either way).
+    async fn delete(&self, key: &str) -> Result<(), S3Error> {
+        let path = self.path(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                debug!(key, "deleted");
+                Ok(())
+            }
+            Err(e) => Err(self.error("deleting", key, e)),
         }
     }
 
