@@ -357,21 +357,7 @@ impl Client {
             .with_client_options(options)
             .with_retry(retry)
             .with_checksum_algorithm(Checksum::SHA256);
-        builder = match &cfg.sse {
-            None => builder,
-            Some(Sse::Kms { key_id }) => {
-                // An empty key id means the bucket's default KMS key.
-                builder.with_sse_kms_encryption(key_id.clone().unwrap_or_default())
-            }
-            Some(Sse::S3) => {
-                // object_store 0.13 has no typed setter for SSE-S3 and does not export the
-                // encryption key enum: the documented config key name is the way in.
-                let key: AmazonS3ConfigKey = "aws_server_side_encryption"
-                    .parse()
-                    .map_err(|e: object_store::Error| S3Error::Config(format!("s3.sse: {e}")))?;
-                builder.with_config(key, "AES256")
-            }
-        };
+        builder = with_sse(builder, cfg.sse.as_ref())?;
         let secrets = Arc::new([access_key_id, secret_access_key]);
         let scrub_cfg = |e: object_store::Error| S3Error::Config(scrub(&e.to_string(), &secrets));
         let store = builder.build().map_err(scrub_cfg)?;
@@ -394,6 +380,37 @@ impl Client {
     fn clone_async(&self) -> AsyncClient {
         self.inner.clone()
     }
+}
+
+/// The encryption settings for `sse`, as object_store config keys, each of which becomes one
+/// request header (`x-amz-server-side-encryption`, `…-aws-kms-key-id`).
+///
+/// Without a KMS key id the key-id setting is left out altogether, so no key-id header is sent
+/// and S3 uses the bucket's default KMS key: `with_sse_kms_encryption("")` would send the header
+/// empty, which S3 rejects. (SSE-S3 has no typed setter in object_store 0.13 and the key enum is
+/// not exported either: the documented config key names are the way in.)
+fn sse_settings(sse: Option<&Sse>) -> Vec<(&'static str, String)> {
+    match sse {
+        None => Vec::new(),
+        Some(Sse::S3) => vec![("aws_server_side_encryption", "AES256".to_string())],
+        Some(Sse::Kms { key_id }) => {
+            let mut v = vec![("aws_server_side_encryption", "aws:kms".to_string())];
+            if let Some(id) = key_id.as_deref().filter(|id| !id.trim().is_empty()) {
+                v.push(("aws_sse_kms_key_id", id.to_string()));
+            }
+            v
+        }
+    }
+}
+
+fn with_sse(mut builder: AmazonS3Builder, sse: Option<&Sse>) -> Result<AmazonS3Builder, S3Error> {
+    for (name, value) in sse_settings(sse) {
+        let key: AmazonS3ConfigKey = name
+            .parse()
+            .map_err(|e: object_store::Error| S3Error::Config(format!("s3.sse: {e}")))?;
+        builder = builder.with_config(key, value);
+    }
+    Ok(builder)
 }
 
 impl AsyncClient {
@@ -794,6 +811,31 @@ mod tests {
             e.to_string(),
             "uploading s3://evidence/k failed: InternalError"
         );
+    }
+
+    #[test]
+    fn sse_kms_without_a_key_id_sends_no_key_id_header() {
+        let kms = |key_id: Option<&str>| Sse::Kms {
+            key_id: key_id.map(str::to_string),
+        };
+        let enc = ("aws_server_side_encryption", "aws:kms".to_string());
+        assert_eq!(sse_settings(Some(&kms(None))), vec![enc.clone()]);
+        assert_eq!(sse_settings(Some(&kms(Some("")))), vec![enc.clone()]);
+        assert_eq!(
+            sse_settings(Some(&kms(Some("arn:aws:kms:k")))),
+            [enc, ("aws_sse_kms_key_id", "arn:aws:kms:k".to_string())]
+        );
+        assert_eq!(
+            sse_settings(Some(&Sse::S3)),
+            [("aws_server_side_encryption", "AES256".to_string())]
+        );
+        assert!(sse_settings(None).is_empty());
+        // And what the builder ends up with: no key id at all, not an empty one.
+        let key_id: AmazonS3ConfigKey = "aws_sse_kms_key_id".parse().unwrap();
+        let b = with_sse(AmazonS3Builder::new(), Some(&kms(None))).unwrap();
+        assert_eq!(b.get_config_value(&key_id), None);
+        let b = with_sse(AmazonS3Builder::new(), Some(&kms(Some("k1")))).unwrap();
+        assert_eq!(b.get_config_value(&key_id).as_deref(), Some("k1"));
     }
 
     #[test]
