@@ -374,6 +374,56 @@ fn a_worm_bucket_recognises_the_same_evidence_and_keeps_the_stored_set() {
     assert_eq!(mtimes(&srv), before, "an object was modified");
 }
 
+/// s3s-fs does not implement Object Lock (it ignores the retention headers), so this proves
+/// what can be proven here: the headers ride in the SigV4 signature the server checks, the
+/// set lands intact, and a misspelt setting fails config validation, before any request.
+/// The header values themselves are unit-tested in `deliver::s3`.
+#[test]
+fn object_lock_retention_headers_are_signed_and_bad_settings_never_reach_the_network() {
+    let srv = server();
+    let s = config(
+        &srv.endpoint,
+        SECRET,
+        "object_lock = true\nobject_lock_mode = \"COMPLIANCE\"\nobject_lock_retain_days = 2555\n",
+    );
+    let retention = s.cfg.retention.unwrap();
+    assert_eq!(
+        (retention.mode.as_str(), retention.days),
+        ("COMPLIANCE", 2555)
+    );
+    upload_demo(&s.cfg);
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.passed(false), "{:?}", v.describe());
+
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, field) in [
+        (
+            "object_lock = true\nobject_lock_mode = \"Compliance\"\nobject_lock_retain_days = 30\n",
+            "s3.object_lock_mode",
+        ),
+        (
+            "object_lock = true\nobject_lock_mode = \"GOVERNANCE\"\nobject_lock_retain_days = 0\n",
+            "s3.object_lock_retain_days",
+        ),
+        (
+            "object_lock_mode = \"GOVERNANCE\"\nobject_lock_retain_days = 30\n",
+            "s3.object_lock_mode",
+        ),
+    ] {
+        // A closed port: were anything sent, this would fail differently.
+        let text = format!(
+            "[s3]\nendpoint = \"http://127.0.0.1:1\"\nbucket = \"{BUCKET}\"\nallow_http = true\n\
+             access_key_id_env = \"X\"\nsecret_access_key_env = \"Y\"\n{extra}"
+        );
+        let e = Config::from_toml(&text, &dir.path().join("a.toml"), &|_| None)
+            .err()
+            .unwrap_or_else(|| panic!("{extra} was accepted"))
+            .to_string();
+        assert!(e.contains(field), "{extra}: {e}");
+    }
+}
+
 #[test]
 fn a_worm_bucket_accepts_a_window_not_yet_delivered() {
     let srv = server();

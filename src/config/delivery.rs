@@ -95,6 +95,11 @@ pub struct RawS3 {
     /// window is never overwritten; a rerun refuses with exit 4 instead.
     #[serde(default)]
     object_lock: bool,
+    /// Per-object retention sent with every evidence upload (needs `object_lock`):
+    /// `"GOVERNANCE"` or `"COMPLIANCE"`, with `object_lock_retain_days`.
+    object_lock_mode: Option<String>,
+    /// Days from the upload the evidence stays locked (> 0).
+    object_lock_retain_days: Option<i64>,
     /// Files larger than this go up in multipart uploads.
     multipart_threshold: Option<String>,
     /// Attempts per request on throttling, 5xx and connection errors.
@@ -115,9 +120,90 @@ pub struct S3Config {
     pub ca_file: Option<PathBuf>,
     pub sse: Option<Sse>,
     pub object_lock: bool,
+    /// Explicit Object Lock retention per evidence object; `None`: the bucket's default.
+    pub retention: Option<Retention>,
     pub multipart_threshold: u64,
     pub retries: u32,
     pub timeout: Duration,
+}
+
+/// S3 Object Lock retention modes: GOVERNANCE can be lifted by a principal with
+/// `s3:BypassGovernanceRetention`, COMPLIANCE by nobody until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Governance,
+    Compliance,
+}
+
+impl LockMode {
+    /// The value of `x-amz-object-lock-mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub mode: LockMode,
+    /// Locked until upload time + this many days.
+    pub days: u32,
+}
+
+/// `object_lock_mode` + `object_lock_retain_days`, both or neither, and only with
+/// `object_lock = true` (the refusal to replace a delivered window relies on it).
+fn retention(
+    object_lock: bool,
+    mode: Option<String>,
+    days: Option<i64>,
+) -> Result<Option<Retention>, InputError> {
+    let (mode, days) = match (mode, days) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(InputError::invalid(
+                "s3.object_lock_retain_days",
+                "is required with s3.object_lock_mode: how many days the evidence stays locked",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(InputError::invalid(
+                "s3.object_lock_mode",
+                "is required with s3.object_lock_retain_days: \"GOVERNANCE\" or \"COMPLIANCE\"",
+            ))
+        }
+        (Some(m), Some(d)) => (m, d),
+    };
+    let mode = match mode.as_str() {
+        "GOVERNANCE" => LockMode::Governance,
+        "COMPLIANCE" => LockMode::Compliance,
+        other => {
+            return Err(InputError::invalid(
+                "s3.object_lock_mode",
+                format!(
+                    "{other:?} is not an Object Lock mode; use \"GOVERNANCE\" or \"COMPLIANCE\""
+                ),
+            ))
+        }
+    };
+    // 100 years is far beyond any retention duty and keeps the date arithmetic in range.
+    let days = u32::try_from(days)
+        .ok()
+        .filter(|d| (1..=36_500).contains(d))
+        .ok_or_else(|| {
+            InputError::invalid(
+                "s3.object_lock_retain_days",
+                format!("{days} must be a whole number of days from 1 to 36500"),
+            )
+        })?;
+    if !object_lock {
+        return Err(InputError::invalid(
+            "s3.object_lock_mode",
+            "needs s3.object_lock = true (the bucket must have Object Lock enabled)",
+        ));
+    }
+    Ok(Some(Retention { mode, days }))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +268,11 @@ pub fn validate_s3(raw: RawS3, base: &Path) -> Result<S3Config, InputError> {
             ))
         }
     };
+    let retention = retention(
+        raw.object_lock,
+        raw.object_lock_mode,
+        raw.object_lock_retain_days,
+    )?;
     let threshold = match raw.multipart_threshold {
         None => 64 << 20,
         Some(s) => parse_size(&s).map_err(|e| InputError::invalid("s3.multipart_threshold", e))?,
@@ -219,6 +310,7 @@ pub fn validate_s3(raw: RawS3, base: &Path) -> Result<S3Config, InputError> {
         ca_file: raw.ca_file.map(|p| base.join(p)),
         sse,
         object_lock: raw.object_lock,
+        retention,
         multipart_threshold: threshold,
         retries: raw.retries.unwrap_or(5),
         timeout: duration("s3.timeout", raw.timeout, Duration::from_secs(120))?,
@@ -402,6 +494,38 @@ mod tests {
         assert_eq!(parse_size("512KiB").unwrap(), 512 << 10);
         assert_eq!(parse_size("100").unwrap(), 100);
         assert!(parse_size("10MB").is_err());
+    }
+
+    #[test]
+    fn object_lock_retention_is_checked_naming_the_field() {
+        let r = |lock, mode: Option<&str>, days| retention(lock, mode.map(str::to_string), days);
+        assert_eq!(r(true, None, None).unwrap(), None);
+        assert_eq!(
+            r(true, Some("COMPLIANCE"), Some(365)).unwrap(),
+            Some(Retention {
+                mode: LockMode::Compliance,
+                days: 365
+            })
+        );
+        assert_eq!(
+            r(true, Some("GOVERNANCE"), Some(1)).unwrap().unwrap().mode,
+            LockMode::Governance
+        );
+        let err = |lock, mode, days| r(lock, mode, days).unwrap_err().to_string();
+        let e = err(true, Some("compliance"), Some(30));
+        assert!(
+            e.contains("s3.object_lock_mode") && e.contains("COMPLIANCE"),
+            "{e}"
+        );
+        assert!(err(true, Some("GOVERNENCE"), Some(30)).contains("s3.object_lock_mode"));
+        for days in [0, -1, 36_501] {
+            let e = err(true, Some("GOVERNANCE"), Some(days));
+            assert!(e.contains("s3.object_lock_retain_days"), "{days}: {e}");
+        }
+        assert!(err(true, Some("GOVERNANCE"), None).contains("s3.object_lock_retain_days"));
+        assert!(err(true, None, Some(30)).contains("s3.object_lock_mode"));
+        let e = err(false, Some("GOVERNANCE"), Some(30));
+        assert!(e.contains("s3.object_lock = true"), "{e}");
     }
 
     #[test]

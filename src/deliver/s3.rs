@@ -14,6 +14,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderValue};
+
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
@@ -24,7 +27,7 @@ use object_store::{
 use tokio::runtime::Runtime;
 use tracing::{debug, info};
 
-use crate::config::delivery::{S3Config, Sse};
+use crate::config::delivery::{Retention, S3Config, Sse};
 use crate::render::Artifact;
 use crate::verify::EvidenceStore;
 use crate::window::Window;
@@ -166,13 +169,15 @@ pub fn upload_set(
                 join_next(&mut tasks).await?;
             }
             let (c, key, bytes) = (client.clone_async(), join(prefix, &a.name), a.bytes.clone());
-            tasks.spawn(async move { c.upload(&key, bytes).await });
+            tasks.spawn(async move { c.upload_evidence(&key, bytes).await });
         }
         while !tasks.is_empty() {
             join_next(&mut tasks).await?;
         }
         // Only now: a manifest next to a partial set would claim a whole one.
-        client.upload(&manifest_key, manifest.bytes.clone()).await?;
+        client
+            .upload_evidence(&manifest_key, manifest.bytes.clone())
+            .await?;
         info!(
             location = %location,
             files = files.len() + 1,
@@ -285,6 +290,10 @@ fn join(prefix: &str, name: &str) -> String {
 #[derive(Clone)]
 struct AsyncClient {
     store: Arc<AmazonS3>,
+    /// For the evidence set: `store`, or with `object_lock_mode` a store whose every request
+    /// carries the retention headers.
+    evidence_store: Arc<AmazonS3>,
+    evidence_multipart_threshold: u64,
     endpoint: String,
     bucket: String,
     multipart_threshold: u64,
@@ -354,13 +363,31 @@ impl Client {
             .with_secret_access_key(&secret_access_key)
             .with_virtual_hosted_style_request(false)
             .with_allow_http(cfg.allow_http)
-            .with_client_options(options)
             .with_retry(retry)
             .with_checksum_algorithm(Checksum::SHA256);
         builder = with_sse(builder, cfg.sse.as_ref())?;
         let secrets = Arc::new([access_key_id, secret_access_key]);
         let scrub_cfg = |e: object_store::Error| S3Error::Config(scrub(&e.to_string(), &secrets));
-        let store = builder.build().map_err(scrub_cfg)?;
+        let store = Arc::new(
+            builder
+                .clone()
+                .with_client_options(options.clone())
+                .build()
+                .map_err(scrub_cfg)?,
+        );
+        // object_store has no per-object retention option, but it signs the client's default
+        // headers into every request (aws/client.rs): a store of its own for the evidence
+        // uploads carries the two Object Lock headers, so reads, deletes, the marker and the
+        // history never send them.
+        let evidence_store = match &cfg.retention {
+            None => store.clone(),
+            Some(r) => Arc::new(
+                builder
+                    .with_client_options(options.with_default_headers(lock_headers(r, Utc::now())?))
+                    .build()
+                    .map_err(scrub_cfg)?,
+            ),
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -368,7 +395,14 @@ impl Client {
         Ok(Client {
             rt,
             inner: AsyncClient {
-                store: Arc::new(store),
+                store,
+                evidence_store,
+                // The default headers would go on every part request too, where S3 does not
+                // expect them: with retention every file is one PUT (S3 takes up to 5 GiB so).
+                evidence_multipart_threshold: match cfg.retention {
+                    None => cfg.multipart_threshold,
+                    Some(_) => 5 << 30,
+                },
                 endpoint: cfg.endpoint.clone(),
                 bucket: cfg.bucket.clone(),
                 multipart_threshold: cfg.multipart_threshold,
@@ -380,6 +414,26 @@ impl Client {
     fn clone_async(&self) -> AsyncClient {
         self.inner.clone()
     }
+}
+
+/// `x-amz-object-lock-mode` and `x-amz-object-lock-retain-until-date` (ISO 8601, UTC, whole
+/// seconds) for uploads at `now`: locked until `now` + the configured days.
+fn lock_headers(r: &Retention, now: DateTime<Utc>) -> Result<HeaderMap, S3Error> {
+    let until = now + chrono::Duration::days(i64::from(r.days));
+    let mut h = HeaderMap::new();
+    let value = |v: String| {
+        HeaderValue::from_str(&v)
+            .map_err(|e| S3Error::Config(format!("s3.object_lock_mode: header value {v:?}: {e}")))
+    };
+    h.insert(
+        "x-amz-object-lock-mode",
+        value(r.mode.as_str().to_string())?,
+    );
+    h.insert(
+        "x-amz-object-lock-retain-until-date",
+        value(until.format("%Y-%m-%dT%H:%M:%SZ").to_string())?,
+    );
+    Ok(h)
 }
 
 /// The encryption settings for `sse`, as object_store config keys, each of which becomes one
@@ -471,18 +525,35 @@ impl AsyncClient {
     /// One object: a single PUT up to the threshold, multipart above it. Either way S3 checks
     /// the SHA-256 object_store sends with each request.
     async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
+        self.upload_to(&self.store, self.multipart_threshold, key, bytes)
+            .await
+    }
+
+    /// A file of the evidence set: with the retention headers when configured.
+    async fn upload_evidence(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
+        let store = self.evidence_store.clone();
+        self.upload_to(&store, self.evidence_multipart_threshold, key, bytes)
+            .await
+    }
+
+    async fn upload_to(
+        &self,
+        store: &AmazonS3,
+        multipart_threshold: u64,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), S3Error> {
         let path = self.path(key)?;
         let len = bytes.len();
-        if (len as u64) <= self.multipart_threshold {
-            self.store
+        if (len as u64) <= multipart_threshold {
+            store
                 .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
                 .await
                 .map_err(|e| self.error("uploading", key, e))?;
             debug!(key, bytes = len, "uploaded");
             return Ok(());
         }
-        let upload = self
-            .store
+        let upload = store
             .put_multipart_opts(&path, PutMultipartOptions::default())
             .await
             .map_err(|e| self.error("starting the multipart upload of", key, e))?;
@@ -626,7 +697,7 @@ mod tests {
     use super::*;
     use crate::config::SecretRef;
     use crate::window::{Period, WindowOrigin};
-    use chrono::{DateTime, TimeZone, Utc};
+    use chrono::TimeZone;
 
     fn cfg(prefix: &str) -> S3Config {
         S3Config {
@@ -640,6 +711,7 @@ mod tests {
             ca_file: None,
             sse: None,
             object_lock: false,
+            retention: None,
             multipart_threshold: 64 << 20,
             retries: 0,
             timeout: Duration::from_secs(5),
@@ -810,6 +882,40 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "uploading s3://evidence/k failed: InternalError"
+        );
+    }
+
+    #[test]
+    fn object_lock_headers_name_the_mode_and_the_retain_until_date() {
+        use crate::config::delivery::LockMode;
+        let now = utc("2026-12-01T02:03:04.567Z");
+        let h = lock_headers(
+            &Retention {
+                mode: LockMode::Compliance,
+                days: 2555,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h["x-amz-object-lock-mode"], "COMPLIANCE");
+        // 2555 days = 7 years (with two leap days) later, whole seconds, UTC.
+        assert_eq!(
+            h["x-amz-object-lock-retain-until-date"],
+            "2033-11-29T02:03:04Z"
+        );
+        let h = lock_headers(
+            &Retention {
+                mode: LockMode::Governance,
+                days: 1,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(h["x-amz-object-lock-mode"], "GOVERNANCE");
+        assert_eq!(
+            h["x-amz-object-lock-retain-until-date"],
+            "2026-12-02T02:03:04Z"
         );
     }
 
