@@ -493,6 +493,44 @@ fn plus(t: &str, secs: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// `"M H ..."` -> seconds after midnight of the fire (the schedules fire once a day at most).
+fn fire_second_of_day(cj: &Doc) -> i64 {
+    let schedule = cj.value["spec"]["schedule"].as_str().unwrap();
+    let f: Vec<&str> = schedule.split_whitespace().collect();
+    let num = |s: &str| -> i64 {
+        s.parse()
+            .unwrap_or_else(|_| panic!("{}: {schedule:?}: one fixed minute and hour", cj.file))
+    };
+    num(f[1]) * 3600 + num(f[0]) * 60
+}
+
+#[test]
+fn weekly_and_monthly_fire_only_after_the_daily_job_that_writes_their_history_has_ended() {
+    // The daily Job starts at most startingDeadlineSeconds late and runs (all retries) at most
+    // activeDeadlineSeconds: after that bound yesterday's history day exists or never will.
+    let docs = docs();
+    let cronjobs = of_kind(&docs, "CronJob");
+    let daily = cronjobs.iter().find(|c| period_arg(c) == "daily").unwrap();
+    let spec = &daily.value["spec"];
+    let daily_done = fire_second_of_day(daily)
+        + int(&spec["startingDeadlineSeconds"], "startingDeadlineSeconds")
+        + int(
+            &spec["jobTemplate"]["spec"]["activeDeadlineSeconds"],
+            "activeDeadlineSeconds",
+        );
+    for cj in cronjobs.iter().filter(|c| period_arg(c) != "daily") {
+        let fire = fire_second_of_day(cj);
+        assert!(
+            daily_done + 1800 <= fire,
+            "{}: fires at {}s after midnight, but the daily Job may still run until {}s (keep \
+             at least 30 min of margin)",
+            cj.file,
+            fire,
+            daily_done
+        );
+    }
+}
+
 #[test]
 fn cronjob_schedules_report_the_calendar_period_that_just_ended() {
     // For each period: a fire time of its CronJob and the window that run must report. Days are
@@ -507,13 +545,13 @@ fn cronjob_schedules_report_the_calendar_period_that_just_ended() {
         ),
         (
             "weekly",
-            "2026-11-30T03:00:00.000Z",
+            "2026-11-30T07:00:00.000Z",
             "2026-11-23T00:00:00.000Z",
             "2026-11-30T00:00:00.000Z",
         ),
         (
             "monthly",
-            "2026-12-01T04:00:00.000Z",
+            "2026-12-01T08:00:00.000Z",
             "2026-11-01T00:00:00.000Z",
             "2026-12-01T00:00:00.000Z",
         ),
