@@ -632,6 +632,55 @@ fn configmap_config_passes_config_check_and_points_into_the_secret() {
         assert!(stdout.contains(&line), "missing {line:?} in:\n{stdout}");
     }
 
+    // The documented, commented-out options (CA bundles, SSE, Object Lock) are valid as written.
+    let options = [
+        "ca_file",
+        "sse",
+        "sse_kms_key_id",
+        "object_lock",
+        "object_lock_mode",
+        "object_lock_retain_days",
+    ];
+    let mut enabled = Vec::new();
+    let uncommented: String = text
+        .lines()
+        .map(|l| {
+            let opt = l
+                .strip_prefix("# ")
+                .filter(|rest| options.iter().any(|o| rest.starts_with(&format!("{o} = "))));
+            match opt {
+                Some(rest) => {
+                    enabled.push(rest.split(" = ").next().unwrap().to_string());
+                    rest.to_string()
+                }
+                None => l.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    enabled.sort();
+    enabled.dedup();
+    assert_eq!(enabled.len(), options.len(), "documented: {enabled:?}");
+    let all = dir.path().join("all-options.toml");
+    std::fs::write(&all, &uncommented).unwrap();
+    let o = akko(&["config", "check", "--config", all.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let all: toml::Value = toml::from_str(&uncommented).unwrap();
+    for section in [&all["s3"], &all["email"]["smtp"]] {
+        assert!(
+            section["ca_file"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("/var/run/secrets/akko-audit/")),
+            "ca_file must come from the mounted Secret"
+        );
+    }
+
     // A broken config exits 2, the code podFailurePolicy turns into an immediate Job failure.
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, format!("{text}\nno_such_key = 1\n")).unwrap();
