@@ -71,13 +71,15 @@ fn findings_phrase(n: usize) -> String {
 }
 
 /// `[AKKO audit] daily 2026-11-30 — COMPLETE — 3 findings`, with `— evidence NOT in S3`
-/// appended when the upload failed.
+/// appended when the upload failed. The date is the window's [`Window::start_date`], the one
+/// in its S3 key (a Berlin day starts at 23:00 UTC the day before: the UTC date would name the
+/// wrong day).
 pub fn subject(cfg: &EmailConfig, m: &MailInput) -> String {
     let mut s = format!(
         "{} {} {} — {} — {}",
         cfg.subject_prefix,
         m.window.period_label(),
-        m.window.start.format("%Y-%m-%d"),
+        m.window.start_date().format("%Y-%m-%d"),
         status(m),
         findings_phrase(m.findings.len())
     );
@@ -114,7 +116,7 @@ pub fn zip_name(window: &Window) -> String {
     format!(
         "evidence-csv-{}-{}.zip",
         window.period_label(),
-        window.start.format("%Y-%m-%d")
+        window.start_date().format("%Y-%m-%d")
     )
 }
 
@@ -416,7 +418,7 @@ fn html_body(m: &MailInput, f: &Facts) -> String {
 }
 
 pub fn render(cfg: &EmailConfig, m: &MailInput) -> Result<Artifact, String> {
-    let day = m.window.start.format("%Y-%m-%d");
+    let day = m.window.start_date().format("%Y-%m-%d");
     let zip = if m.zip_csvs.is_empty() {
         None
     } else {
@@ -676,6 +678,29 @@ mod tests {
             subject_of(&f.render(SHA, vec![])),
             "[AKKO audit] daily 2026-11-30 — PARTIAL — no findings"
         );
+    }
+
+    #[test]
+    fn subject_names_the_local_day_of_the_s3_key() {
+        // A Berlin day: [2026-11-29T23:00Z, 2026-11-30T23:00Z) is 30 November there.
+        let mut f = Fixture::new(vec![]);
+        f.window = Window {
+            start: Utc.with_ymd_and_hms(2026, 11, 29, 23, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0).unwrap(),
+            origin: WindowOrigin::Scheduled {
+                period: Period::Daily,
+                schedule: "0 2 * * *".into(),
+                fire_time: Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap(),
+                time_zone: "Europe/Berlin".into(),
+            },
+        };
+        let subject = subject_of(&f.render(SHA, vec![]));
+        assert_eq!(
+            subject,
+            "[AKKO audit] daily 2026-11-30 — COMPLETE — no findings"
+        );
+        assert!(f.window.partition().ends_with("start=2026-11-30"));
+        assert_eq!(zip_name(&f.window), "evidence-csv-daily-2026-11-30.zip");
     }
 
     #[test]
