@@ -271,6 +271,39 @@ fn a_rerun_writes_the_same_keys_with_identical_bytes() {
 }
 
 #[test]
+fn verify_reports_a_set_stored_under_another_windows_key() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "");
+    let (files, manifest) = demo_set();
+    // The demo day's set (2026-11-30) under the next day's key: every hash matches, yet it is
+    // not the evidence that key claims to hold.
+    let wrong = "akko/audit/period=daily/start=2026-12-01";
+    s3::upload_set(&s.cfg, wrong, files, manifest).unwrap();
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{wrong}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.files.iter().all(|(_, st)| *st == FileStatus::Ok));
+    assert_eq!(
+        v.window_mismatch,
+        Some((
+            "period=daily/start=2026-12-01".to_string(),
+            "period=daily/start=2026-11-30".to_string()
+        ))
+    );
+    assert!(!v.passed(false));
+    let text = v.describe().join("\n");
+    assert!(
+        text.contains("WINDOW    the location names period=daily/start=2026-12-01, but manifest.json covers period=daily/start=2026-11-30"),
+        "{text}"
+    );
+    // Under its own key the same set passes.
+    upload_demo(&s.cfg);
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert_eq!(v.window_mismatch, None);
+    assert!(v.passed(false), "{:?}", v.describe());
+}
+
+#[test]
 fn a_rerun_that_dies_halfway_leaves_no_old_manifest_vouching_for_the_set() {
     let srv = server();
     let s = config(&srv.endpoint, SECRET, "");
