@@ -355,8 +355,10 @@ pub struct RawSmtp {
     pub password_file: Option<PathBuf>,
     /// PEM bundle for a private CA.
     pub ca_file: Option<PathBuf>,
-    /// Attempts before giving up (exit 4, evidence kept).
+    /// Attempts before giving up (exit 4, evidence kept); default 4.
     pub retries: Option<u32>,
+    /// The first pause between attempts, each next one 4 times longer (default 1s: 1, 4, 16 s).
+    pub retry_backoff: Option<String>,
     pub timeout: Option<String>,
 }
 
@@ -377,6 +379,8 @@ pub struct SmtpConfig {
     pub password: Option<SecretRef>,
     pub ca_file: Option<PathBuf>,
     pub retries: u32,
+    /// The first pause between attempts; see [`crate::deliver::email`].
+    pub retry_backoff: Duration,
     pub timeout: Duration,
 }
 
@@ -438,7 +442,12 @@ pub fn validate_smtp(raw: RawSmtp, base: &Path) -> Result<Option<SmtpConfig>, In
         username: raw.username,
         password,
         ca_file: raw.ca_file.map(|p| base.join(p)),
-        retries: raw.retries.unwrap_or(3).max(1),
+        retries: raw.retries.unwrap_or(4).max(1),
+        retry_backoff: duration(
+            "email.smtp.retry_backoff",
+            raw.retry_backoff,
+            Duration::from_secs(1),
+        )?,
         timeout: duration("email.smtp.timeout", raw.timeout, Duration::from_secs(60))?,
     }))
 }
@@ -453,6 +462,10 @@ pub struct RawPushgateway {
     /// The `job` grouping label (default `akko-audit`).
     job: Option<String>,
     timeout: Option<String>,
+    /// HTTP basic auth in front of the gateway (never in the URL).
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -460,16 +473,55 @@ pub struct PushgatewayConfig {
     pub url: String,
     pub job: String,
     pub timeout: Duration,
+    /// `(username, password)` for basic auth.
+    pub auth: Option<(String, SecretRef)>,
 }
 
-pub fn validate_pushgateway(raw: RawPushgateway) -> Result<PushgatewayConfig, InputError> {
+pub fn validate_pushgateway(
+    raw: RawPushgateway,
+    base: &Path,
+) -> Result<PushgatewayConfig, InputError> {
     let url = raw.url.trim_end_matches('/').to_string();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
         return Err(InputError::invalid(
             "pushgateway.url",
             format!("{url:?} must start with http:// or https://"),
         ));
+    };
+    // Credentials in the URL would land in logs and error messages (the URL is printed when a
+    // push fails); the value is not echoed here either.
+    if rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .contains('@')
+    {
+        return Err(InputError::invalid(
+            "pushgateway.url",
+            "holds credentials (user:password@); remove them from the URL and set \
+             pushgateway.username with pushgateway.password_file (a mounted secret) or \
+             pushgateway.password_env",
+        ));
     }
+    let password = secret(
+        "pushgateway.password",
+        raw.password_env,
+        raw.password_file,
+        base,
+    )?;
+    let auth = match (raw.username, password) {
+        (None, None) => None,
+        (Some(u), Some(p)) => Some((u, p)),
+        _ => {
+            return Err(InputError::invalid(
+                "pushgateway.username",
+                "basic auth needs both pushgateway.username and pushgateway.password_env/_file",
+            ))
+        }
+    };
     let job = raw.job.unwrap_or_else(|| "akko-audit".to_string());
     if job.is_empty() || job.contains('/') {
         return Err(InputError::invalid(
@@ -481,6 +533,7 @@ pub fn validate_pushgateway(raw: RawPushgateway) -> Result<PushgatewayConfig, In
         url,
         job,
         timeout: duration("pushgateway.timeout", raw.timeout, Duration::from_secs(10))?,
+        auth,
     })
 }
 
@@ -526,6 +579,61 @@ mod tests {
         assert!(err(true, None, Some(30)).contains("s3.object_lock_mode"));
         let e = err(false, Some("GOVERNANCE"), Some(30));
         assert!(e.contains("s3.object_lock = true"), "{e}");
+    }
+
+    #[test]
+    fn pushgateway_urls_with_credentials_are_refused_without_echoing_them() {
+        let base = Path::new("/etc");
+        let pg = |url: &str, user: Option<&str>, file: Option<&str>| {
+            validate_pushgateway(
+                RawPushgateway {
+                    url: url.into(),
+                    job: None,
+                    timeout: None,
+                    username: user.map(str::to_string),
+                    password_env: None,
+                    password_file: file.map(PathBuf::from),
+                },
+                base,
+            )
+        };
+        for bad in [
+            "http://admin:hunter2@pushgateway:9091",
+            "https://admin@pushgateway:9091/",
+        ] {
+            let e = pg(bad, None, None).unwrap_err().to_string();
+            assert!(e.contains("pushgateway.url"), "{e}");
+            assert!(e.contains("pushgateway.password_file"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        // An '@' after the host is not userinfo.
+        assert!(pg("http://pushgateway:9091/x@y", None, None).is_ok());
+        let c = pg("http://pushgateway:9091", Some("akko"), Some("pg-password")).unwrap();
+        let (user, secret) = c.auth.unwrap();
+        assert_eq!(user, "akko");
+        assert!(matches!(secret, SecretRef::File(p) if p == Path::new("/etc/pg-password")));
+        let e = pg("http://pushgateway:9091", Some("akko"), None).unwrap_err();
+        assert!(e.to_string().contains("pushgateway.username"), "{e}");
+    }
+
+    #[test]
+    fn smtp_retry_backoff_is_configurable() {
+        let cfg = |backoff: Option<&str>| {
+            validate_smtp(
+                RawSmtp {
+                    url: Some("smtp://relay".into()),
+                    retry_backoff: backoff.map(str::to_string),
+                    ..Default::default()
+                },
+                Path::new("/etc"),
+            )
+        };
+        let c = cfg(None).unwrap().unwrap();
+        assert_eq!((c.retries, c.retry_backoff), (4, Duration::from_secs(1)));
+        let c = cfg(Some("10ms")).unwrap().unwrap();
+        assert_eq!(c.retry_backoff, Duration::from_millis(10));
+        let e = cfg(Some("soon")).unwrap_err().to_string();
+        assert!(e.contains("email.smtp.retry_backoff"), "{e}");
     }
 
     #[test]
