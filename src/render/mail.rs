@@ -95,8 +95,8 @@ fn evidence_text(m: &MailInput) -> String {
         None => format!("Evidence    {}\n", m.evidence_location),
         Some(why) => format!(
             "Evidence    NOT in S3: the upload failed ({why}).\n            \
-             Only in the run folder {} (lost with a CronJob's pod) and attached here; \
-             the run exits 4 and a retry uploads it.\n",
+             Only in the run folder {} (lost with a CronJob's pod) and in what is attached \
+             to this mail; the run exits 4 and a retry uploads it.\n",
             m.evidence_location
         ),
     }
@@ -403,8 +403,8 @@ fn html_body(m: &MailInput, f: &Facts) -> String {
         None => format!("Evidence: <code>{}</code>", esc(m.evidence_location)),
         Some(why) => format!(
             "<strong>Evidence NOT in S3</strong>: the upload failed ({}). Only in the run folder \
-             <code>{}</code> (lost with a CronJob's pod) and attached here; the run exits 4 and a \
-             retry uploads it.",
+             <code>{}</code> (lost with a CronJob's pod) and in what is attached to this mail; \
+             the run exits 4 and a retry uploads it.",
             esc(why),
             esc(m.evidence_location)
         ),
@@ -580,6 +580,21 @@ mod tests {
         }
 
         fn render(&self, sha: &str, links: Vec<(String, String)>) -> Vec<u8> {
+            self.render_at(
+                sha,
+                links,
+                "s3://evidence/akko/period=daily/start=2026-11-30/",
+                None,
+            )
+        }
+
+        fn render_at(
+            &self,
+            sha: &str,
+            links: Vec<(String, String)>,
+            location: &str,
+            not_in_s3: Option<&str>,
+        ) -> Vec<u8> {
             let reports: Vec<&SourceReport> = self.reports.iter().collect();
             let links_expire =
                 (!links.is_empty()).then(|| Utc.with_ymd_and_hms(2026, 12, 8, 2, 0, 0).unwrap());
@@ -597,8 +612,8 @@ mod tests {
                     reports: &reports,
                     manifest_sha256: sha,
                     findings: &self.findings,
-                    evidence_location: "s3://evidence/akko/period=daily/start=2026-11-30/",
-                    not_in_s3: None,
+                    evidence_location: location,
+                    not_in_s3,
                     pdf: Some(&self.pdf),
                     zip_csvs,
                     links,
@@ -678,6 +693,36 @@ mod tests {
             subject_of(&f.render(SHA, vec![])),
             "[AKKO audit] daily 2026-11-30 — PARTIAL — no findings"
         );
+    }
+
+    #[test]
+    fn a_failed_upload_is_said_in_subject_and_bodies_and_no_s3_key_is_named() {
+        let f = Fixture::new(vec![]);
+        let raw = f.render_at(
+            SHA,
+            vec![],
+            "/var/lib/akko-audit/out",
+            Some("S3 endpoint unreachable <x>"),
+        );
+        assert_eq!(
+            subject_of(&raw),
+            "[AKKO audit] daily 2026-11-30 — COMPLETE — no findings — evidence NOT in S3"
+        );
+        let text = body_of(&raw, "text/plain");
+        assert!(
+            text.contains("Evidence    NOT in S3: the upload failed (S3 endpoint unreachable <x>)"),
+            "{text}"
+        );
+        assert!(text.contains("/var/lib/akko-audit/out"), "{text}");
+        let html = body_of(&raw, "text/html");
+        assert!(
+            html.contains("<strong>Evidence NOT in S3</strong>"),
+            "{html}"
+        );
+        assert!(html.contains("unreachable &lt;x&gt;"), "{html}");
+        for body in [&text, &html] {
+            assert!(!body.contains("s3://"), "{body}");
+        }
     }
 
     #[test]
