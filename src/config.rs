@@ -523,7 +523,7 @@ fn validate(
         .transpose()?;
     let pushgateway = raw
         .pushgateway
-        .map(delivery::validate_pushgateway)
+        .map(|r| delivery::validate_pushgateway(r, base))
         .transpose()?;
     let findings = crate::compliance::thresholds::validate(raw.findings)?;
     let chargeback = raw.chargeback.map(chargeback::validate).transpose()?;
@@ -977,11 +977,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 36h or 7d"))?;
     let secs = match unit {
+        // Milliseconds: for short pauses (tests set retry backoffs this way).
+        "ms" => return Ok(Duration::from_millis(n)),
         "" | "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86_400,
-        _ => return Err(format!("{s:?} has unknown unit {unit:?}; use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "{s:?} has unknown unit {unit:?}; use ms, s, m, h or d"
+            ))
+        }
     };
     Ok(Duration::from_secs(secs))
 }

@@ -9,6 +9,7 @@ use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 
 use crate::render::{manifest, signature};
+use crate::window::{Period, Window, WindowOrigin};
 
 /// Where an evidence set lives; implemented for a folder here and for S3 in `deliver::s3`.
 pub trait EvidenceStore {
@@ -58,6 +59,10 @@ pub struct Verification {
     pub signature: SignatureStatus,
     /// `evidence_sha256` recomputed from the files equals the manifest's.
     pub evidence_digest_ok: bool,
+    /// The location names a window (`…/period=<p>/start=<d>`, as S3 keys do) and the
+    /// manifest's window is another one: `(named by the location, the manifest's)`. A set copied
+    /// or uploaded under the wrong key would otherwise verify as evidence for the wrong period.
+    pub window_mismatch: Option<(String, String)>,
 }
 
 impl Verification {
@@ -66,6 +71,7 @@ impl Verification {
     pub fn passed(&self, signature_required: bool) -> bool {
         self.files.iter().all(|(_, s)| *s == FileStatus::Ok)
             && self.evidence_digest_ok
+            && self.window_mismatch.is_none()
             && match &self.signature {
                 SignatureStatus::Valid => true,
                 SignatureStatus::NotChecked | SignatureStatus::Missing => !signature_required,
@@ -93,6 +99,11 @@ impl Verification {
                 "CHANGED   evidence_sha256: the CSVs' digest differs from the manifest's (and the PDF cover's)"
                     .into(),
             );
+        }
+        if let Some((named, manifest)) = &self.window_mismatch {
+            out.push(format!(
+                "WINDOW    the location names {named}, but manifest.json covers {manifest}"
+            ));
         }
         out.push(match &self.signature {
             SignatureStatus::Valid => "signature valid (Ed25519, manifest.json.sig)".into(),
@@ -129,6 +140,8 @@ pub enum VerifyError {
 #[derive(serde::Deserialize)]
 struct ManifestFiles {
     evidence_sha256: Option<String>,
+    #[serde(default)]
+    window: Option<serde_json::Value>,
     files: Vec<Entry>,
 }
 
@@ -199,10 +212,94 @@ pub fn verify(
             },
         },
     };
+    let window_mismatch = match (location_partition(&location), manifest_partition(&m.window)) {
+        (Some(named), Some(actual)) if named != actual => Some((named, actual)),
+        (Some(named), None) => Some((named, "no window it can be compared with".to_string())),
+        _ => None,
+    };
     Ok(Verification {
         location,
         files,
         signature,
         evidence_digest_ok,
+        window_mismatch,
     })
+}
+
+/// `period=<p>/start=<…>` when the location's last two segments are a window partition
+/// (`s3://bucket/prefix/period=daily/start=2026-11-30`), else `None`.
+fn location_partition(location: &str) -> Option<String> {
+    let mut segs = location.trim_end_matches('/').rsplit('/');
+    let start = segs.next()?;
+    let period = segs.next()?;
+    (period.starts_with("period=") && start.starts_with("start="))
+        .then(|| format!("{period}/{start}"))
+}
+
+/// The partition of the manifest's window, computed as the key was ([`Window::partition`]).
+fn manifest_partition(w: &Option<serde_json::Value>) -> Option<String> {
+    let w = w.as_ref()?;
+    let time = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(w.get(k)?.as_str()?)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let (start, end) = (time("start")?, time("end")?);
+    let origin = w.get("origin")?;
+    let origin = match origin.get("kind")?.as_str()? {
+        "explicit" => WindowOrigin::Explicit,
+        "scheduled" => WindowOrigin::Scheduled {
+            period: Period::parse(origin.get("period")?.as_str()?).ok()?,
+            schedule: String::new(),
+            fire_time: end,
+            time_zone: origin.get("time_zone")?.as_str()?.to_string(),
+        },
+        _ => return None,
+    };
+    Some(Window { start, end, origin }.partition())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_location_names_a_partition_only_with_both_segments() {
+        assert_eq!(
+            location_partition("s3://b/akko/period=daily/start=2026-11-30/").as_deref(),
+            Some("period=daily/start=2026-11-30")
+        );
+        assert_eq!(
+            location_partition(
+                "s3://b/period=custom/start=2026-07-01T000000Z_end=2026-10-01T000000Z"
+            )
+            .as_deref(),
+            Some("period=custom/start=2026-07-01T000000Z_end=2026-10-01T000000Z")
+        );
+        assert_eq!(location_partition("out/demo"), None);
+        assert_eq!(location_partition("s3://b/start=2026-11-30"), None);
+    }
+
+    #[test]
+    fn the_manifest_window_gives_the_key_it_was_delivered_under() {
+        let w = |start: &str, end: &str, origin: serde_json::Value| {
+            Some(serde_json::json!({"start": start, "end": end, "origin": origin}))
+        };
+        let berlin = serde_json::json!({
+            "kind": "scheduled", "period": "daily", "schedule": "0 2 * * *",
+            "fire_time": "2026-12-01T01:00:00Z", "time_zone": "Europe/Berlin"
+        });
+        assert_eq!(
+            manifest_partition(&w("2026-11-29T23:00:00Z", "2026-11-30T23:00:00Z", berlin))
+                .as_deref(),
+            Some("period=daily/start=2026-11-30")
+        );
+        let explicit = serde_json::json!({"kind": "explicit"});
+        assert_eq!(
+            manifest_partition(&w("2026-07-01T00:00:00Z", "2026-10-01T00:00:00Z", explicit))
+                .as_deref(),
+            Some("period=custom/start=2026-07-01T000000Z_end=2026-10-01T000000Z")
+        );
+        assert_eq!(manifest_partition(&None), None);
+    }
 }

@@ -119,6 +119,49 @@ impl Window {
             WindowOrigin::Scheduled { period, .. } => period.as_str(),
         }
     }
+
+    /// The date a reader knows the window by: for a calendar period the local date of its start
+    /// in the zone the period is aligned to (a Berlin day starts at 23:00 UTC the day before),
+    /// for an explicit window the UTC date. S3 keys and the mail subject both use it, so the
+    /// subject names the same day as the key the evidence is under.
+    pub fn start_date(&self) -> NaiveDate {
+        match &self.origin {
+            WindowOrigin::Scheduled { time_zone, .. } => match time_zone.parse::<Tz>() {
+                Ok(tz) => self.start.with_timezone(&tz).date_naive(),
+                Err(_) => self.start.date_naive(),
+            },
+            WindowOrigin::Explicit => self.start.date_naive(),
+        }
+    }
+
+    /// `period=<p>/start=<YYYY-MM-DD>` (explicit windows: `period=custom/start=<t>_end=<t>`):
+    /// the Hive-style partition of the window's evidence under the S3 prefix. Two different
+    /// explicit windows never share it; `verify` compares it with the manifest's window.
+    pub fn partition(&self) -> String {
+        match &self.origin {
+            WindowOrigin::Scheduled { .. } => format!(
+                "period={}/start={}",
+                self.period_label(),
+                self.start_date().format("%Y-%m-%d")
+            ),
+            WindowOrigin::Explicit => format!(
+                "period={}/start={}_end={}",
+                self.period_label(),
+                compact_instant(self.start),
+                compact_instant(self.end)
+            ),
+        }
+    }
+}
+
+/// `2026-11-30T000000Z` (colons are awkward in keys and URLs); sub-second parts are kept when
+/// present, so windows that differ by milliseconds still differ.
+fn compact_instant(t: DateTime<Utc>) -> String {
+    if t.timestamp_subsec_nanos() == 0 {
+        t.format("%Y-%m-%dT%H%M%SZ").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H%M%S%.9fZ").to_string()
+    }
 }
 
 impl fmt::Display for Window {

@@ -54,6 +54,45 @@ fn typo_in_a_config_key() {
 }
 
 #[test]
+fn delivery_settings_are_checked_before_any_request() {
+    // Credentials in the pushgateway URL, a misspelt Object Lock mode, zero retention days:
+    // each is exit 2 naming the field, nothing read or written, the password never echoed.
+    let s3 =
+        "\n[s3]\nendpoint = \"http://127.0.0.1:1\"\nbucket = \"evidence\"\nallow_http = true\n\
+              access_key_id_env = \"A\"\nsecret_access_key_env = \"B\"\nobject_lock = true\n";
+    let cases = [
+        (
+            "\n[pushgateway]\nurl = \"http://akko:hunter2@127.0.0.1:1\"\n".to_string(),
+            "pushgateway.url",
+        ),
+        (
+            format!("{s3}object_lock_mode = \"GOVERNANCE \"\nobject_lock_retain_days = 30\n"),
+            "s3.object_lock_mode",
+        ),
+        (
+            format!("{s3}object_lock_mode = \"COMPLIANCE\"\nobject_lock_retain_days = 0\n"),
+            "s3.object_lock_retain_days",
+        ),
+    ];
+    for (extra, field) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = demo_config_with(dir.path(), |t| format!("{t}{extra}"));
+        let out_dir = dir.path().join("out");
+        let out = akko(&[
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_exit2_naming(&out, field, &out_dir);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+        let check = akko(&["config", "check", "--config", cfg.to_str().unwrap()]);
+        assert_eq!(check.status.code(), Some(2), "{field}");
+    }
+}
+
+#[test]
 fn unknown_period() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = demo_config_with(dir.path(), |t| t);

@@ -47,6 +47,35 @@ fn config(
     )
 }
 
+/// The text and HTML bodies of a received message, concatenated.
+fn bodies(raw: &[u8]) -> String {
+    let parsed = mailparse::parse_mail(raw).unwrap();
+    let mut bodies = String::new();
+    let mut stack = vec![&parsed];
+    while let Some(p) = stack.pop() {
+        if p.ctype.mimetype.starts_with("text/") {
+            bodies.push_str(&p.get_body().unwrap());
+        }
+        stack.extend(p.subparts.iter());
+    }
+    bodies
+}
+
+fn subject(raw: &[u8]) -> String {
+    use mailparse::MailHeaderMap;
+    let parsed = mailparse::parse_mail(raw).unwrap();
+    parsed
+        .headers
+        .get_first_value("Subject")
+        .unwrap_or_default()
+}
+
+fn evidence_sha256(dir: &Path) -> String {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    m["evidence_sha256"].as_str().unwrap().to_string()
+}
+
 fn check(cfg: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_akko-audit"));
     cmd.args(["check", "--config"])
@@ -118,15 +147,7 @@ fn a_run_uploads_signs_mails_and_verifies_from_s3() {
     // The mail arrived once, saying where the evidence is.
     let msgs = mail.messages();
     assert_eq!(msgs.len(), 1);
-    let parsed = mailparse::parse_mail(&msgs[0]).unwrap();
-    let mut bodies = String::new();
-    let mut stack = vec![&parsed];
-    while let Some(p) = stack.pop() {
-        if p.ctype.mimetype.starts_with("text/") {
-            bodies.push_str(&p.get_body().unwrap());
-        }
-        stack.extend(p.subparts.iter());
-    }
+    let bodies = bodies(&msgs[0]);
     assert!(
         bodies.contains("s3://akko-evidence/evidence/period=daily/start=2026-11-30"),
         "no S3 location in the mail:\n{bodies}"
@@ -202,4 +223,108 @@ fn a_wrong_s3_secret_is_exit_4_and_keeps_the_folder() {
         "the run folder keeps the evidence"
     );
     assert!(s3.keys().is_empty(), "nothing half-written in S3");
+    // The mail still goes out (its attachments may be the only copy that survives the pod),
+    // but it says the evidence is NOT in S3 and names no S3 key.
+    let msgs = mail.messages();
+    assert_eq!(msgs.len(), 1, "{}", output_text(&o));
+    assert!(
+        subject(&msgs[0]).ends_with("— evidence NOT in S3"),
+        "{}",
+        subject(&msgs[0])
+    );
+    let b = bodies(&msgs[0]);
+    assert!(b.contains("NOT in S3"), "{b}");
+    assert!(!b.contains("s3://akko-evidence/"), "{b}");
+    assert!(b.contains(&out.display().to_string()), "{b}");
+    // No marker anywhere: the retry that reaches S3 must mail where the evidence really is.
+    assert!(!out.join("mailed.json").exists());
+}
+
+#[test]
+fn worm_rerun_with_the_same_evidence_mails_the_stored_set_once() {
+    let s3 = S3Server::start(KEY, SECRET, "akko-evidence");
+    let mail = smtp::start(Mode::StartTls);
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().join("secret-key");
+    std::fs::write(&secret, SECRET).unwrap();
+    let cfg = config(tmp.path(), &s3, &mail, &secret);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "retries = 1\n\n[signing]",
+        "retries = 1\nobject_lock = true\n\n[signing]",
+    );
+    assert!(text.contains("object_lock = true"));
+    std::fs::write(&cfg, text).unwrap();
+    let prefix = "evidence/period=daily/start=2026-11-30";
+
+    // First attempt: the set reaches the WORM bucket, the mail does not (wrong password).
+    let first = tmp.path().join("first");
+    let o = run(&cfg, &first, &[("AKKO_TEST_SMTP_PASSWORD", "wrong")]);
+    assert_eq!(o.status.code(), Some(4), "{}", output_text(&o));
+    assert!(s3.keys().contains(&format!("{prefix}/manifest.json")));
+    assert!(mail.messages().is_empty());
+    let stored_manifest = std::fs::read(s3.object(&format!("{prefix}/manifest.json"))).unwrap();
+
+    // The retry: Object Lock keeps the stored set, which holds the same evidence, so this is a
+    // delivery (exit 0), the mail names the S3 location and quotes the stored manifest's hash.
+    let env = [("AKKO_TEST_SMTP_PASSWORD", PASSWORD)];
+    let second = tmp.path().join("second");
+    let o = run(&cfg, &second, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let msgs = mail.messages();
+    assert_eq!(msgs.len(), 1);
+    let b = bodies(&msgs[0]);
+    assert!(b.contains(&format!("s3://akko-evidence/{prefix}")), "{b}");
+    assert!(!b.contains("NOT in S3"), "{b}");
+    use sha2::Digest;
+    let stored_sha = hex::encode(sha2::Sha256::digest(&stored_manifest));
+    assert!(b.contains(&stored_sha), "{b}");
+    assert_eq!(
+        std::fs::read(s3.object(&format!("{prefix}/manifest.json"))).unwrap(),
+        stored_manifest,
+        "the WORM set was not touched"
+    );
+    // The marker records the evidence that was mailed; a third run stays quiet.
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s3.object(&format!("{prefix}/mailed.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["evidence_sha256"], evidence_sha256(&second).as_str());
+    let o = run(&cfg, &tmp.path().join("third"), &env);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert_eq!(mail.messages().len(), 1, "the same evidence is mailed once");
+}
+
+#[test]
+fn local_mode_keeps_the_marker_in_the_folder() {
+    let mail = smtp::start(Mode::StartTls);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        &format!(
+            "{}\n[email.smtp]\nurl = \"smtp://127.0.0.1:{}\"\nusername = \"{USER}\"\n\
+             password_env = \"AKKO_TEST_SMTP_PASSWORD\"\nca_file = \"{}\"\nretries = 1\n",
+            demo_config_absolute(),
+            mail.port,
+            mail.ca.display(),
+        ),
+    );
+    let env = [("AKKO_TEST_SMTP_PASSWORD", PASSWORD)];
+    let out = tmp.path().join("out");
+    let o = run(&cfg, &out, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert_eq!(mail.messages().len(), 1);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("mailed.json")).unwrap()).unwrap();
+    assert_eq!(m["evidence_sha256"], evidence_sha256(&out).as_str());
+    // A rerun into the same folder with the same evidence does not mail again ...
+    let o = run(&cfg, &out, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert_eq!(mail.messages().len(), 1, "a rerun must not mail twice");
+    // ... while a marker for other evidence (the set was replaced since) does not stop the mail.
+    let mut m = m;
+    m["evidence_sha256"] = "0".repeat(64).into();
+    std::fs::write(out.join("mailed.json"), m.to_string()).unwrap();
+    let o = run(&cfg, &out, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    assert_eq!(mail.messages().len(), 2, "new evidence is mailed");
 }

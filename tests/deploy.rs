@@ -493,6 +493,44 @@ fn plus(t: &str, secs: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// `"M H ..."` -> seconds after midnight of the fire (the schedules fire once a day at most).
+fn fire_second_of_day(cj: &Doc) -> i64 {
+    let schedule = cj.value["spec"]["schedule"].as_str().unwrap();
+    let f: Vec<&str> = schedule.split_whitespace().collect();
+    let num = |s: &str| -> i64 {
+        s.parse()
+            .unwrap_or_else(|_| panic!("{}: {schedule:?}: one fixed minute and hour", cj.file))
+    };
+    num(f[1]) * 3600 + num(f[0]) * 60
+}
+
+#[test]
+fn weekly_and_monthly_fire_only_after_the_daily_job_that_writes_their_history_has_ended() {
+    // The daily Job starts at most startingDeadlineSeconds late and runs (all retries) at most
+    // activeDeadlineSeconds: after that bound yesterday's history day exists or never will.
+    let docs = docs();
+    let cronjobs = of_kind(&docs, "CronJob");
+    let daily = cronjobs.iter().find(|c| period_arg(c) == "daily").unwrap();
+    let spec = &daily.value["spec"];
+    let daily_done = fire_second_of_day(daily)
+        + int(&spec["startingDeadlineSeconds"], "startingDeadlineSeconds")
+        + int(
+            &spec["jobTemplate"]["spec"]["activeDeadlineSeconds"],
+            "activeDeadlineSeconds",
+        );
+    for cj in cronjobs.iter().filter(|c| period_arg(c) != "daily") {
+        let fire = fire_second_of_day(cj);
+        assert!(
+            daily_done + 1800 <= fire,
+            "{}: fires at {}s after midnight, but the daily Job may still run until {}s (keep \
+             at least 30 min of margin)",
+            cj.file,
+            fire,
+            daily_done
+        );
+    }
+}
+
 #[test]
 fn cronjob_schedules_report_the_calendar_period_that_just_ended() {
     // For each period: a fire time of its CronJob and the window that run must report. Days are
@@ -507,13 +545,13 @@ fn cronjob_schedules_report_the_calendar_period_that_just_ended() {
         ),
         (
             "weekly",
-            "2026-11-30T03:00:00.000Z",
+            "2026-11-30T07:00:00.000Z",
             "2026-11-23T00:00:00.000Z",
             "2026-11-30T00:00:00.000Z",
         ),
         (
             "monthly",
-            "2026-12-01T04:00:00.000Z",
+            "2026-12-01T08:00:00.000Z",
             "2026-11-01T00:00:00.000Z",
             "2026-12-01T00:00:00.000Z",
         ),
@@ -592,6 +630,55 @@ fn configmap_config_passes_config_check_and_points_into_the_secret() {
     ] {
         let line = format!("source {source:<11} backend {backend}");
         assert!(stdout.contains(&line), "missing {line:?} in:\n{stdout}");
+    }
+
+    // The documented, commented-out options (CA bundles, SSE, Object Lock) are valid as written.
+    let options = [
+        "ca_file",
+        "sse",
+        "sse_kms_key_id",
+        "object_lock",
+        "object_lock_mode",
+        "object_lock_retain_days",
+    ];
+    let mut enabled = Vec::new();
+    let uncommented: String = text
+        .lines()
+        .map(|l| {
+            let opt = l
+                .strip_prefix("# ")
+                .filter(|rest| options.iter().any(|o| rest.starts_with(&format!("{o} = "))));
+            match opt {
+                Some(rest) => {
+                    enabled.push(rest.split(" = ").next().unwrap().to_string());
+                    rest.to_string()
+                }
+                None => l.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    enabled.sort();
+    enabled.dedup();
+    assert_eq!(enabled.len(), options.len(), "documented: {enabled:?}");
+    let all = dir.path().join("all-options.toml");
+    std::fs::write(&all, &uncommented).unwrap();
+    let o = akko(&["config", "check", "--config", all.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let all: toml::Value = toml::from_str(&uncommented).unwrap();
+    for section in [&all["s3"], &all["email"]["smtp"]] {
+        assert!(
+            section["ca_file"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("/var/run/secrets/akko-audit/")),
+            "ca_file must come from the mounted Secret"
+        );
     }
 
     // A broken config exits 2, the code podFailurePolicy turns into an immediate Job failure.

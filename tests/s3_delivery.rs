@@ -103,7 +103,9 @@ const PREFIX: &str = "akko/audit/period=daily/start=2026-11-30";
 
 fn upload_demo(cfg: &S3Config) -> String {
     let (files, manifest) = demo_set();
-    s3::upload_set(cfg, PREFIX, files, manifest).unwrap()
+    s3::upload_set(cfg, PREFIX, files, manifest)
+        .unwrap()
+        .location
 }
 
 fn get(url: &str) -> reqwest::Response {
@@ -137,7 +139,9 @@ fn the_demo_set_lands_under_its_window_keys_and_verifies() {
     assert_eq!(s3::key_prefix(&s.cfg, &demo_window()), PREFIX);
     let (files, manifest) = demo_set();
     let started = Instant::now();
-    let location = s3::upload_set(&s.cfg, PREFIX, files, manifest).unwrap();
+    let location = s3::upload_set(&s.cfg, PREFIX, files, manifest)
+        .unwrap()
+        .location;
     let bytes: usize = files.iter().map(|a| a.bytes.len()).sum();
     eprintln!(
         "uploaded the demo set ({} files + manifest, {bytes} bytes) in {:?}",
@@ -261,6 +265,84 @@ fn a_rerun_writes_the_same_keys_with_identical_bytes() {
             "{k} differs after the rerun"
         );
     }
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.passed(false), "{:?}", v.describe());
+}
+
+#[test]
+fn verify_reports_a_set_stored_under_another_windows_key() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "");
+    let (files, manifest) = demo_set();
+    // The demo day's set (2026-11-30) under the next day's key: every hash matches, yet it is
+    // not the evidence that key claims to hold.
+    let wrong = "akko/audit/period=daily/start=2026-12-01";
+    s3::upload_set(&s.cfg, wrong, files, manifest).unwrap();
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{wrong}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.files.iter().all(|(_, st)| *st == FileStatus::Ok));
+    assert_eq!(
+        v.window_mismatch,
+        Some((
+            "period=daily/start=2026-12-01".to_string(),
+            "period=daily/start=2026-11-30".to_string()
+        ))
+    );
+    assert!(!v.passed(false));
+    let text = v.describe().join("\n");
+    assert!(
+        text.contains("WINDOW    the location names period=daily/start=2026-12-01, but manifest.json covers period=daily/start=2026-11-30"),
+        "{text}"
+    );
+    // Under its own key the same set passes.
+    upload_demo(&s.cfg);
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert_eq!(v.window_mismatch, None);
+    assert!(v.passed(false), "{:?}", v.describe());
+}
+
+#[test]
+fn a_rerun_that_dies_halfway_leaves_no_old_manifest_vouching_for_the_set() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "");
+    let (files, manifest) = demo_set();
+    let mut signed = files.clone();
+    signed.push(Artifact {
+        name: "manifest.json.sig".into(),
+        bytes: vec![7; 64],
+        rows: 0,
+    });
+    s3::upload_set(&s.cfg, PREFIX, &signed, manifest).unwrap();
+    assert!(srv.keys().contains(&format!("{PREFIX}/manifest.json.sig")));
+
+    // The rerun fails on its first file (a name S3 cannot store), before the signature (last)
+    // is replaced: neither the old manifest nor the old signature may be left.
+    let mut broken = vec![Artifact {
+        name: "bad//name.csv".into(),
+        bytes: b"x".to_vec(),
+        rows: 0,
+    }];
+    broken.extend(signed.iter().cloned());
+    s3::upload_set(&s.cfg, PREFIX, &broken, manifest).unwrap_err();
+    let keys = srv.keys();
+    assert!(
+        !keys.contains(&format!("{PREFIX}/manifest.json")),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&format!("{PREFIX}/manifest.json.sig")),
+        "{keys:?}"
+    );
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let e = verify(store.as_ref(), None).unwrap_err().to_string();
+    assert!(e.contains("no manifest.json"), "{e}");
+
+    // The next complete run restores a whole, verifiable set under the same keys.
+    s3::upload_set(&s.cfg, PREFIX, &signed, manifest).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.passed(false), "{:?}", v.describe());
 }
 
 fn mtimes(srv: &S3Server) -> Vec<(String, std::time::SystemTime, Vec<u8>)> {
@@ -304,6 +386,75 @@ fn a_worm_bucket_refuses_a_delivered_window_before_writing_anything() {
         "{msg}"
     );
     assert_eq!(mtimes(&srv), before, "an object was modified");
+}
+
+#[test]
+fn a_worm_bucket_recognises_the_same_evidence_and_keeps_the_stored_set() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "object_lock = true\n");
+    upload_demo(&s.cfg);
+    let before = mtimes(&srv);
+    let stored = std::fs::read(srv.object(&format!("{PREFIX}/manifest.json"))).unwrap();
+    // A retried Job: the same CSVs (so the same evidence_sha256).
+    let (files, manifest) = demo_set();
+    let up = s3::upload_set(&s.cfg, PREFIX, files, manifest).unwrap();
+    assert_eq!(up.location, format!("s3://{BUCKET}/{PREFIX}/"));
+    assert_eq!(
+        up.already_stored,
+        Some(hex::encode(Sha256::digest(&stored))),
+        "the stored manifest is the one to quote"
+    );
+    assert_eq!(mtimes(&srv), before, "an object was modified");
+}
+
+/// s3s-fs does not implement Object Lock (it ignores the retention headers), so this proves
+/// what can be proven here: the headers ride in the SigV4 signature the server checks, the
+/// set lands intact, and a misspelt setting fails config validation, before any request.
+/// The header values themselves are unit-tested in `deliver::s3`.
+#[test]
+fn object_lock_retention_headers_are_signed_and_bad_settings_never_reach_the_network() {
+    let srv = server();
+    let s = config(
+        &srv.endpoint,
+        SECRET,
+        "object_lock = true\nobject_lock_mode = \"COMPLIANCE\"\nobject_lock_retain_days = 2555\n",
+    );
+    let retention = s.cfg.retention.unwrap();
+    assert_eq!(
+        (retention.mode.as_str(), retention.days),
+        ("COMPLIANCE", 2555)
+    );
+    upload_demo(&s.cfg);
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    let v = verify(store.as_ref(), None).unwrap();
+    assert!(v.passed(false), "{:?}", v.describe());
+
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, field) in [
+        (
+            "object_lock = true\nobject_lock_mode = \"Compliance\"\nobject_lock_retain_days = 30\n",
+            "s3.object_lock_mode",
+        ),
+        (
+            "object_lock = true\nobject_lock_mode = \"GOVERNANCE\"\nobject_lock_retain_days = 0\n",
+            "s3.object_lock_retain_days",
+        ),
+        (
+            "object_lock_mode = \"GOVERNANCE\"\nobject_lock_retain_days = 30\n",
+            "s3.object_lock_mode",
+        ),
+    ] {
+        // A closed port: were anything sent, this would fail differently.
+        let text = format!(
+            "[s3]\nendpoint = \"http://127.0.0.1:1\"\nbucket = \"{BUCKET}\"\nallow_http = true\n\
+             access_key_id_env = \"X\"\nsecret_access_key_env = \"Y\"\n{extra}"
+        );
+        let e = Config::from_toml(&text, &dir.path().join("a.toml"), &|_| None)
+            .err()
+            .unwrap_or_else(|| panic!("{extra} was accepted"))
+            .to_string();
+        assert!(e.contains(field), "{extra}: {e}");
+    }
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn run(server: &SmtpServer, scheme: &str, ca: bool, password: &str) -> (tempfile
     let mut text = job::demo_config_absolute();
     text.push_str(&format!(
         "\n[email.smtp]\nurl = \"{scheme}://127.0.0.1:{}\"\nusername = \"{USER}\"\n\
-         password_env = \"{PASSWORD_ENV}\"\nretries = 3\ntimeout = \"20s\"\n",
+         password_env = \"{PASSWORD_ENV}\"\nretries = 3\nretry_backoff = \"10ms\"\ntimeout = \"20s\"\n",
         server.port
     ));
     if ca {

@@ -95,6 +95,11 @@ pub struct RawS3 {
     /// window is never overwritten; a rerun refuses with exit 4 instead.
     #[serde(default)]
     object_lock: bool,
+    /// Per-object retention sent with every evidence upload (needs `object_lock`):
+    /// `"GOVERNANCE"` or `"COMPLIANCE"`, with `object_lock_retain_days`.
+    object_lock_mode: Option<String>,
+    /// Days from the upload the evidence stays locked (> 0).
+    object_lock_retain_days: Option<i64>,
     /// Files larger than this go up in multipart uploads.
     multipart_threshold: Option<String>,
     /// Attempts per request on throttling, 5xx and connection errors.
@@ -115,9 +120,90 @@ pub struct S3Config {
     pub ca_file: Option<PathBuf>,
     pub sse: Option<Sse>,
     pub object_lock: bool,
+    /// Explicit Object Lock retention per evidence object; `None`: the bucket's default.
+    pub retention: Option<Retention>,
     pub multipart_threshold: u64,
     pub retries: u32,
     pub timeout: Duration,
+}
+
+/// S3 Object Lock retention modes: GOVERNANCE can be lifted by a principal with
+/// `s3:BypassGovernanceRetention`, COMPLIANCE by nobody until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Governance,
+    Compliance,
+}
+
+impl LockMode {
+    /// The value of `x-amz-object-lock-mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub mode: LockMode,
+    /// Locked until upload time + this many days.
+    pub days: u32,
+}
+
+/// `object_lock_mode` + `object_lock_retain_days`, both or neither, and only with
+/// `object_lock = true` (the refusal to replace a delivered window relies on it).
+fn retention(
+    object_lock: bool,
+    mode: Option<String>,
+    days: Option<i64>,
+) -> Result<Option<Retention>, InputError> {
+    let (mode, days) = match (mode, days) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(InputError::invalid(
+                "s3.object_lock_retain_days",
+                "is required with s3.object_lock_mode: how many days the evidence stays locked",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(InputError::invalid(
+                "s3.object_lock_mode",
+                "is required with s3.object_lock_retain_days: \"GOVERNANCE\" or \"COMPLIANCE\"",
+            ))
+        }
+        (Some(m), Some(d)) => (m, d),
+    };
+    let mode = match mode.as_str() {
+        "GOVERNANCE" => LockMode::Governance,
+        "COMPLIANCE" => LockMode::Compliance,
+        other => {
+            return Err(InputError::invalid(
+                "s3.object_lock_mode",
+                format!(
+                    "{other:?} is not an Object Lock mode; use \"GOVERNANCE\" or \"COMPLIANCE\""
+                ),
+            ))
+        }
+    };
+    // 100 years is far beyond any retention duty and keeps the date arithmetic in range.
+    let days = u32::try_from(days)
+        .ok()
+        .filter(|d| (1..=36_500).contains(d))
+        .ok_or_else(|| {
+            InputError::invalid(
+                "s3.object_lock_retain_days",
+                format!("{days} must be a whole number of days from 1 to 36500"),
+            )
+        })?;
+    if !object_lock {
+        return Err(InputError::invalid(
+            "s3.object_lock_mode",
+            "needs s3.object_lock = true (the bucket must have Object Lock enabled)",
+        ));
+    }
+    Ok(Some(Retention { mode, days }))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +268,11 @@ pub fn validate_s3(raw: RawS3, base: &Path) -> Result<S3Config, InputError> {
             ))
         }
     };
+    let retention = retention(
+        raw.object_lock,
+        raw.object_lock_mode,
+        raw.object_lock_retain_days,
+    )?;
     let threshold = match raw.multipart_threshold {
         None => 64 << 20,
         Some(s) => parse_size(&s).map_err(|e| InputError::invalid("s3.multipart_threshold", e))?,
@@ -219,6 +310,7 @@ pub fn validate_s3(raw: RawS3, base: &Path) -> Result<S3Config, InputError> {
         ca_file: raw.ca_file.map(|p| base.join(p)),
         sse,
         object_lock: raw.object_lock,
+        retention,
         multipart_threshold: threshold,
         retries: raw.retries.unwrap_or(5),
         timeout: duration("s3.timeout", raw.timeout, Duration::from_secs(120))?,
@@ -263,8 +355,10 @@ pub struct RawSmtp {
     pub password_file: Option<PathBuf>,
     /// PEM bundle for a private CA.
     pub ca_file: Option<PathBuf>,
-    /// Attempts before giving up (exit 4, evidence kept).
+    /// Attempts before giving up (exit 4, evidence kept); default 4.
     pub retries: Option<u32>,
+    /// The first pause between attempts, each next one 4 times longer (default 1s: 1, 4, 16 s).
+    pub retry_backoff: Option<String>,
     pub timeout: Option<String>,
 }
 
@@ -285,6 +379,8 @@ pub struct SmtpConfig {
     pub password: Option<SecretRef>,
     pub ca_file: Option<PathBuf>,
     pub retries: u32,
+    /// The first pause between attempts; see [`crate::deliver::email`].
+    pub retry_backoff: Duration,
     pub timeout: Duration,
 }
 
@@ -346,7 +442,12 @@ pub fn validate_smtp(raw: RawSmtp, base: &Path) -> Result<Option<SmtpConfig>, In
         username: raw.username,
         password,
         ca_file: raw.ca_file.map(|p| base.join(p)),
-        retries: raw.retries.unwrap_or(3).max(1),
+        retries: raw.retries.unwrap_or(4).max(1),
+        retry_backoff: duration(
+            "email.smtp.retry_backoff",
+            raw.retry_backoff,
+            Duration::from_secs(1),
+        )?,
         timeout: duration("email.smtp.timeout", raw.timeout, Duration::from_secs(60))?,
     }))
 }
@@ -361,6 +462,10 @@ pub struct RawPushgateway {
     /// The `job` grouping label (default `akko-audit`).
     job: Option<String>,
     timeout: Option<String>,
+    /// HTTP basic auth in front of the gateway (never in the URL).
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -368,16 +473,55 @@ pub struct PushgatewayConfig {
     pub url: String,
     pub job: String,
     pub timeout: Duration,
+    /// `(username, password)` for basic auth.
+    pub auth: Option<(String, SecretRef)>,
 }
 
-pub fn validate_pushgateway(raw: RawPushgateway) -> Result<PushgatewayConfig, InputError> {
+pub fn validate_pushgateway(
+    raw: RawPushgateway,
+    base: &Path,
+) -> Result<PushgatewayConfig, InputError> {
     let url = raw.url.trim_end_matches('/').to_string();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
         return Err(InputError::invalid(
             "pushgateway.url",
             format!("{url:?} must start with http:// or https://"),
         ));
+    };
+    // Credentials in the URL would land in logs and error messages (the URL is printed when a
+    // push fails); the value is not echoed here either.
+    if rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .contains('@')
+    {
+        return Err(InputError::invalid(
+            "pushgateway.url",
+            "holds credentials (user:password@); remove them from the URL and set \
+             pushgateway.username with pushgateway.password_file (a mounted secret) or \
+             pushgateway.password_env",
+        ));
     }
+    let password = secret(
+        "pushgateway.password",
+        raw.password_env,
+        raw.password_file,
+        base,
+    )?;
+    let auth = match (raw.username, password) {
+        (None, None) => None,
+        (Some(u), Some(p)) => Some((u, p)),
+        _ => {
+            return Err(InputError::invalid(
+                "pushgateway.username",
+                "basic auth needs both pushgateway.username and pushgateway.password_env/_file",
+            ))
+        }
+    };
     let job = raw.job.unwrap_or_else(|| "akko-audit".to_string());
     if job.is_empty() || job.contains('/') {
         return Err(InputError::invalid(
@@ -389,6 +533,7 @@ pub fn validate_pushgateway(raw: RawPushgateway) -> Result<PushgatewayConfig, In
         url,
         job,
         timeout: duration("pushgateway.timeout", raw.timeout, Duration::from_secs(10))?,
+        auth,
     })
 }
 
@@ -402,6 +547,93 @@ mod tests {
         assert_eq!(parse_size("512KiB").unwrap(), 512 << 10);
         assert_eq!(parse_size("100").unwrap(), 100);
         assert!(parse_size("10MB").is_err());
+    }
+
+    #[test]
+    fn object_lock_retention_is_checked_naming_the_field() {
+        let r = |lock, mode: Option<&str>, days| retention(lock, mode.map(str::to_string), days);
+        assert_eq!(r(true, None, None).unwrap(), None);
+        assert_eq!(
+            r(true, Some("COMPLIANCE"), Some(365)).unwrap(),
+            Some(Retention {
+                mode: LockMode::Compliance,
+                days: 365
+            })
+        );
+        assert_eq!(
+            r(true, Some("GOVERNANCE"), Some(1)).unwrap().unwrap().mode,
+            LockMode::Governance
+        );
+        let err = |lock, mode, days| r(lock, mode, days).unwrap_err().to_string();
+        let e = err(true, Some("compliance"), Some(30));
+        assert!(
+            e.contains("s3.object_lock_mode") && e.contains("COMPLIANCE"),
+            "{e}"
+        );
+        assert!(err(true, Some("GOVERNENCE"), Some(30)).contains("s3.object_lock_mode"));
+        for days in [0, -1, 36_501] {
+            let e = err(true, Some("GOVERNANCE"), Some(days));
+            assert!(e.contains("s3.object_lock_retain_days"), "{days}: {e}");
+        }
+        assert!(err(true, Some("GOVERNANCE"), None).contains("s3.object_lock_retain_days"));
+        assert!(err(true, None, Some(30)).contains("s3.object_lock_mode"));
+        let e = err(false, Some("GOVERNANCE"), Some(30));
+        assert!(e.contains("s3.object_lock = true"), "{e}");
+    }
+
+    #[test]
+    fn pushgateway_urls_with_credentials_are_refused_without_echoing_them() {
+        let base = Path::new("/etc");
+        let pg = |url: &str, user: Option<&str>, file: Option<&str>| {
+            validate_pushgateway(
+                RawPushgateway {
+                    url: url.into(),
+                    job: None,
+                    timeout: None,
+                    username: user.map(str::to_string),
+                    password_env: None,
+                    password_file: file.map(PathBuf::from),
+                },
+                base,
+            )
+        };
+        for bad in [
+            "http://admin:hunter2@pushgateway:9091",
+            "https://admin@pushgateway:9091/",
+        ] {
+            let e = pg(bad, None, None).unwrap_err().to_string();
+            assert!(e.contains("pushgateway.url"), "{e}");
+            assert!(e.contains("pushgateway.password_file"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        // An '@' after the host is not userinfo.
+        assert!(pg("http://pushgateway:9091/x@y", None, None).is_ok());
+        let c = pg("http://pushgateway:9091", Some("akko"), Some("pg-password")).unwrap();
+        let (user, secret) = c.auth.unwrap();
+        assert_eq!(user, "akko");
+        assert!(matches!(secret, SecretRef::File(p) if p == Path::new("/etc/pg-password")));
+        let e = pg("http://pushgateway:9091", Some("akko"), None).unwrap_err();
+        assert!(e.to_string().contains("pushgateway.username"), "{e}");
+    }
+
+    #[test]
+    fn smtp_retry_backoff_is_configurable() {
+        let cfg = |backoff: Option<&str>| {
+            validate_smtp(
+                RawSmtp {
+                    url: Some("smtp://relay".into()),
+                    retry_backoff: backoff.map(str::to_string),
+                    ..Default::default()
+                },
+                Path::new("/etc"),
+            )
+        };
+        let c = cfg(None).unwrap().unwrap();
+        assert_eq!((c.retries, c.retry_backoff), (4, Duration::from_secs(1)));
+        let c = cfg(Some("10ms")).unwrap().unwrap();
+        assert_eq!(c.retry_backoff, Duration::from_millis(10));
+        let e = cfg(Some("soon")).unwrap_err().to_string();
+        assert!(e.contains("email.smtp.retry_backoff"), "{e}");
     }
 
     #[test]

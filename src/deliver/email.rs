@@ -21,8 +21,10 @@ use tracing::warn;
 
 use crate::config::delivery::{SmtpConfig, SmtpSecurity};
 
-/// The first pause between attempts; doubled after each (1 s, 2 s, 4 s, ...).
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Each pause is this many times the one before: with the default first pause of 1 s and 4
+/// attempts, 1 s, 4 s, 16 s, so a relay restarting or failing over (tens of seconds) is
+/// outlasted, while a relay that stays down still ends the run within half a minute.
+const BACKOFF_FACTOR: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -59,7 +61,14 @@ pub fn send(
     to: &[Mailbox],
     raw: &[u8],
 ) -> Result<(), MailError> {
-    send_with(smtp, from, to, raw, FIRST_BACKOFF, &mut std::thread::sleep)
+    send_with(
+        smtp,
+        from,
+        to,
+        raw,
+        smtp.retry_backoff,
+        &mut std::thread::sleep,
+    )
 }
 
 /// Connects, negotiates TLS and logs in without sending anything: `akko-audit check`.
@@ -113,7 +122,7 @@ pub fn send_with(
         }
         warn!(relay = %relay, attempt, error = %detail, retry_in = ?backoff, "SMTP delivery failed; retrying");
         sleep(backoff);
-        backoff = backoff.saturating_mul(2);
+        backoff = backoff.saturating_mul(BACKOFF_FACTOR);
         attempt += 1;
     }
 }
@@ -263,6 +272,7 @@ mod tests {
             password: None,
             ca_file: None,
             retries,
+            retry_backoff: Duration::from_secs(1),
             timeout: Duration::from_secs(2),
         }
     }
@@ -292,7 +302,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             sleeps,
-            [1, 2, 4].map(Duration::from_millis),
+            [1, 4, 16].map(Duration::from_millis),
             "three pauses between four attempts"
         );
         let text = err.to_string();

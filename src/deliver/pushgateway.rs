@@ -17,10 +17,19 @@ pub fn push(cfg: &PushgatewayConfig, period: &str, body: String) -> Result<(), S
             .build()
             .map_err(|e| format!("pushgateway: {e}"))?;
         // POST replaces only the metric names sent, so a failed run keeps the last success time.
-        let resp = client
+        let mut req = client
             .post(&url)
             .header("Content-Type", "text/plain; version=0.0.4")
-            .body(body)
+            .body(body);
+        if let Some((user, secret)) = &cfg.auth {
+            let password = secret
+                .read("pushgateway.password")
+                .map_err(|e| format!("pushgateway: {e}"))?;
+            let password = String::from_utf8(password)
+                .map_err(|_| "pushgateway.password: the secret is not UTF-8 text".to_string())?;
+            req = req.basic_auth(user, Some(password));
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| format!("pushgateway {}: {}", cfg.url, e.without_url()))?;

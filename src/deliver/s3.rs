@@ -5,7 +5,8 @@
 //!
 //! What this module guarantees:
 //! - keys are deterministic per window ([`key_prefix`]), so a retried Job writes the same keys;
-//! - `manifest.json` goes up last, so its presence means the set is whole;
+//! - `manifest.json` goes up last, so its presence means the set is whole, and a rerun deletes
+//!   the old one (and its signature) before replacing any file;
 //! - every upload carries an `x-amz-checksum-sha256` that S3 checks before storing the object;
 //! - with `object_lock`, a window already delivered is refused before anything is written;
 //! - credentials are read from their `SecretRef`s at call time and never appear in a message.
@@ -14,20 +15,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderValue};
+
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
 use object_store::{
-    BackoffConfig, Certificate, ClientOptions, GetOptions, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, RetryConfig, WriteMultipart,
+    BackoffConfig, Certificate, ClientOptions, GetOptions, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 use tokio::runtime::Runtime;
 use tracing::{debug, info};
 
-use crate::config::delivery::{S3Config, Sse};
+use crate::config::delivery::{Retention, S3Config, Sse};
 use crate::render::Artifact;
 use crate::verify::EvidenceStore;
-use crate::window::{Window, WindowOrigin};
+use crate::window::Window;
 
 /// Part size of multipart uploads: S3's minimum, so memory per in-flight part stays small.
 const PART_SIZE: usize = 5 << 20;
@@ -40,10 +43,11 @@ pub enum S3Error {
     /// The message names the setting, never a secret's value.
     #[error("{0}")]
     Config(String),
-    /// Object Lock (WORM) is on and the window's manifest is already stored.
+    /// Object Lock (WORM) is on and the window's manifest is already stored, for other evidence
+    /// than this run's (the same evidence is [`Uploaded::already_stored`], not an error).
     #[error(
-        "evidence for this window is already in the WORM bucket at {location}; Object Lock forbids \
-         replacing it; nothing was uploaded"
+        "evidence for this window is already in the WORM bucket at {location}, with other \
+         evidence than this run's; Object Lock forbids replacing it; nothing was uploaded"
     )]
     AlreadyDelivered { location: String },
     /// 401/403 (SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied, ...).
@@ -70,12 +74,6 @@ pub enum S3Error {
     },
 }
 
-/// `<prefix>/period=<p>/start=<YYYY-MM-DD>` for the window (no bucket, no trailing slash).
-///
-/// Hive-style so the platform's Trino can partition on `period` and `start`. A calendar
-/// period's start date is the local date in the time zone the period is aligned to (a Berlin
-/// day starts at 23:00 UTC the day before). An explicit window is not a calendar period: it
-/// gets `period=custom/start=<instant>_end=<instant>` so two different windows never share keys.
 /// The key of a daily history file (`name` relative to the history root):
 /// `<prefix>/history/<table>/date=YYYY-MM-DD/part-0.parquet`.
 pub fn history_key(cfg: &S3Config, name: &str) -> String {
@@ -95,26 +93,14 @@ pub fn history_url(cfg: &S3Config) -> String {
     )
 }
 
+/// `<prefix>/period=<p>/start=<YYYY-MM-DD>` for the window (no bucket, no trailing slash).
+///
+/// Hive-style so the platform's Trino can partition on `period` and `start`. A calendar
+/// period's start date is the local date in the time zone the period is aligned to (a Berlin
+/// day starts at 23:00 UTC the day before). An explicit window is not a calendar period: it
+/// gets `period=custom/start=<instant>_end=<instant>` so two different windows never share keys.
 pub fn key_prefix(cfg: &S3Config, window: &Window) -> String {
-    let tail = match &window.origin {
-        WindowOrigin::Scheduled { time_zone, .. } => {
-            let date = match time_zone.parse::<chrono_tz::Tz>() {
-                Ok(tz) => window.start.with_timezone(&tz).date_naive(),
-                Err(_) => window.start.date_naive(),
-            };
-            format!(
-                "period={}/start={}",
-                window.period_label(),
-                date.format("%Y-%m-%d")
-            )
-        }
-        WindowOrigin::Explicit => format!(
-            "period={}/start={}_end={}",
-            window.period_label(),
-            compact_instant(window.start),
-            compact_instant(window.end)
-        ),
-    };
+    let tail = window.partition();
     if cfg.prefix.is_empty() {
         tail
     } else {
@@ -122,35 +108,59 @@ pub fn key_prefix(cfg: &S3Config, window: &Window) -> String {
     }
 }
 
-/// `2026-11-30T000000Z` (colons are awkward in keys and URLs); sub-second parts are kept when
-/// present, so windows that differ by milliseconds still differ.
-fn compact_instant(t: DateTime<Utc>) -> String {
-    if t.timestamp_subsec_nanos() == 0 {
-        t.format("%Y-%m-%dT%H%M%SZ").to_string()
-    } else {
-        t.format("%Y-%m-%dT%H%M%S%.9fZ").to_string()
-    }
+/// Where a set is in S3 after [`upload_set`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// `s3://bucket/<prefix>/`
+    pub location: String,
+    /// With `object_lock`: the window was already delivered with the same evidence (the same
+    /// `evidence_sha256`), so nothing was written and the stored set stands; this is the SHA-256
+    /// of the stored `manifest.json`, which is the one a mail must quote.
+    pub already_stored: Option<String>,
 }
 
-/// Uploads `files`, then `manifest` last; returns `s3://bucket/<prefix>/`.
+/// Uploads `files`, then `manifest` last.
 ///
 /// With `object_lock`, a stored manifest means the window was delivered and the bucket's
-/// retention forbids replacing it: that is reported as [`S3Error::AlreadyDelivered`] before any
-/// byte is written, rather than failing halfway with a set of mixed versions.
+/// retention forbids replacing it. When the stored set holds the same evidence (its manifest's
+/// `evidence_sha256` equals the digest of `files`, e.g. a retried Job whose mail had failed),
+/// the stored set is this run's evidence and is reported as [`Uploaded::already_stored`];
+/// otherwise [`S3Error::AlreadyDelivered`]. Both before any byte is written, rather than failing
+/// halfway with a set of mixed versions.
 pub fn upload_set(
     cfg: &S3Config,
     prefix: &str,
     files: &[Artifact],
     manifest: &Artifact,
-) -> Result<String, S3Error> {
+) -> Result<Uploaded, S3Error> {
     let client = Client::new(cfg)?;
     let location = format!("s3://{}/{}/", cfg.bucket, prefix.trim_matches('/'));
     let manifest_key = join(prefix, &manifest.name);
     client.rt.block_on(async {
-        if cfg.object_lock && client.head(&manifest_key).await? {
-            return Err(S3Error::AlreadyDelivered {
-                location: location.clone(),
-            });
+        if cfg.object_lock {
+            if let Some(stored) = client.get(&manifest_key).await? {
+                let digest = crate::render::manifest::evidence_digest(files);
+                if crate::render::manifest::evidence_sha256_of(&stored).as_deref()
+                    == Some(digest.as_str())
+                {
+                    info!(location = %location, "already delivered with the same evidence; the stored set stands");
+                    return Ok(Uploaded {
+                        location: location.clone(),
+                        already_stored: Some(crate::render::manifest::sha256_hex(&stored)),
+                    });
+                }
+                return Err(S3Error::AlreadyDelivered {
+                    location: location.clone(),
+                });
+            }
+        }
+        // A rerun replaces the set file by file. The old manifest (and its signature) go first:
+        // were the run to die halfway, an old manifest would vouch for a half-replaced set,
+        // whereas a prefix without a manifest is plainly incomplete (`verify` says so).
+        if !cfg.object_lock {
+            for name in [manifest.name.as_str(), crate::render::signature::NAME] {
+                client.delete(&join(prefix, name)).await?;
+            }
         }
         let started = std::time::Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
@@ -159,13 +169,15 @@ pub fn upload_set(
                 join_next(&mut tasks).await?;
             }
             let (c, key, bytes) = (client.clone_async(), join(prefix, &a.name), a.bytes.clone());
-            tasks.spawn(async move { c.upload(&key, bytes).await });
+            tasks.spawn(async move { c.upload_evidence(&key, bytes).await });
         }
         while !tasks.is_empty() {
             join_next(&mut tasks).await?;
         }
         // Only now: a manifest next to a partial set would claim a whole one.
-        client.upload(&manifest_key, manifest.bytes.clone()).await?;
+        client
+            .upload_evidence(&manifest_key, manifest.bytes.clone())
+            .await?;
         info!(
             location = %location,
             files = files.len() + 1,
@@ -173,7 +185,10 @@ pub fn upload_set(
             ms = started.elapsed().as_millis() as u64,
             "S3 upload complete"
         );
-        Ok(location.clone())
+        Ok(Uploaded {
+            location: location.clone(),
+            already_stored: None,
+        })
     })
 }
 
@@ -189,6 +204,12 @@ async fn join_next(tasks: &mut tokio::task::JoinSet<Result<(), S3Error>>) -> Res
 pub fn exists(cfg: &S3Config, key: &str) -> Result<bool, S3Error> {
     let client = Client::new(cfg)?;
     client.rt.block_on(client.head(key))
+}
+
+/// The object's bytes, `None` when it does not exist (the "mailed" marker).
+pub fn get(cfg: &S3Config, key: &str) -> Result<Option<Vec<u8>>, S3Error> {
+    let client = Client::new(cfg)?;
+    client.rt.block_on(client.get(key))
 }
 
 /// A small object (the "mailed" marker), with the same checksum and encryption as the evidence.
@@ -269,6 +290,10 @@ fn join(prefix: &str, name: &str) -> String {
 #[derive(Clone)]
 struct AsyncClient {
     store: Arc<AmazonS3>,
+    /// For the evidence set: `store`, or with `object_lock_mode` a store whose every request
+    /// carries the retention headers.
+    evidence_store: Arc<AmazonS3>,
+    evidence_multipart_threshold: u64,
     endpoint: String,
     bucket: String,
     multipart_threshold: u64,
@@ -338,27 +363,31 @@ impl Client {
             .with_secret_access_key(&secret_access_key)
             .with_virtual_hosted_style_request(false)
             .with_allow_http(cfg.allow_http)
-            .with_client_options(options)
             .with_retry(retry)
             .with_checksum_algorithm(Checksum::SHA256);
-        builder = match &cfg.sse {
-            None => builder,
-            Some(Sse::Kms { key_id }) => {
-                // An empty key id means the bucket's default KMS key.
-                builder.with_sse_kms_encryption(key_id.clone().unwrap_or_default())
-            }
-            Some(Sse::S3) => {
-                // object_store 0.13 has no typed setter for SSE-S3 and does not export the
-                // encryption key enum: the documented config key name is the way in.
-                let key: AmazonS3ConfigKey = "aws_server_side_encryption"
-                    .parse()
-                    .map_err(|e: object_store::Error| S3Error::Config(format!("s3.sse: {e}")))?;
-                builder.with_config(key, "AES256")
-            }
-        };
+        builder = with_sse(builder, cfg.sse.as_ref())?;
         let secrets = Arc::new([access_key_id, secret_access_key]);
         let scrub_cfg = |e: object_store::Error| S3Error::Config(scrub(&e.to_string(), &secrets));
-        let store = builder.build().map_err(scrub_cfg)?;
+        let store = Arc::new(
+            builder
+                .clone()
+                .with_client_options(options.clone())
+                .build()
+                .map_err(scrub_cfg)?,
+        );
+        // object_store has no per-object retention option, but it signs the client's default
+        // headers into every request (aws/client.rs): a store of its own for the evidence
+        // uploads carries the two Object Lock headers, so reads, deletes, the marker and the
+        // history never send them.
+        let evidence_store = match &cfg.retention {
+            None => store.clone(),
+            Some(r) => Arc::new(
+                builder
+                    .with_client_options(options.with_default_headers(lock_headers(r, Utc::now())?))
+                    .build()
+                    .map_err(scrub_cfg)?,
+            ),
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -366,7 +395,14 @@ impl Client {
         Ok(Client {
             rt,
             inner: AsyncClient {
-                store: Arc::new(store),
+                store,
+                evidence_store,
+                // The default headers would go on every part request too, where S3 does not
+                // expect them: with retention every file is one PUT (S3 takes up to 5 GiB so).
+                evidence_multipart_threshold: match cfg.retention {
+                    None => cfg.multipart_threshold,
+                    Some(_) => 5 << 30,
+                },
                 endpoint: cfg.endpoint.clone(),
                 bucket: cfg.bucket.clone(),
                 multipart_threshold: cfg.multipart_threshold,
@@ -378,6 +414,57 @@ impl Client {
     fn clone_async(&self) -> AsyncClient {
         self.inner.clone()
     }
+}
+
+/// `x-amz-object-lock-mode` and `x-amz-object-lock-retain-until-date` (ISO 8601, UTC, whole
+/// seconds) for uploads at `now`: locked until `now` + the configured days.
+fn lock_headers(r: &Retention, now: DateTime<Utc>) -> Result<HeaderMap, S3Error> {
+    let until = now + chrono::Duration::days(i64::from(r.days));
+    let mut h = HeaderMap::new();
+    let value = |v: String| {
+        HeaderValue::from_str(&v)
+            .map_err(|e| S3Error::Config(format!("s3.object_lock_mode: header value {v:?}: {e}")))
+    };
+    h.insert(
+        "x-amz-object-lock-mode",
+        value(r.mode.as_str().to_string())?,
+    );
+    h.insert(
+        "x-amz-object-lock-retain-until-date",
+        value(until.format("%Y-%m-%dT%H:%M:%SZ").to_string())?,
+    );
+    Ok(h)
+}
+
+/// The encryption settings for `sse`, as object_store config keys, each of which becomes one
+/// request header (`x-amz-server-side-encryption`, `…-aws-kms-key-id`).
+///
+/// Without a KMS key id the key-id setting is left out altogether, so no key-id header is sent
+/// and S3 uses the bucket's default KMS key: `with_sse_kms_encryption("")` would send the header
+/// empty, which S3 rejects. (SSE-S3 has no typed setter in object_store 0.13 and the key enum is
+/// not exported either: the documented config key names are the way in.)
+fn sse_settings(sse: Option<&Sse>) -> Vec<(&'static str, String)> {
+    match sse {
+        None => Vec::new(),
+        Some(Sse::S3) => vec![("aws_server_side_encryption", "AES256".to_string())],
+        Some(Sse::Kms { key_id }) => {
+            let mut v = vec![("aws_server_side_encryption", "aws:kms".to_string())];
+            if let Some(id) = key_id.as_deref().filter(|id| !id.trim().is_empty()) {
+                v.push(("aws_sse_kms_key_id", id.to_string()));
+            }
+            v
+        }
+    }
+}
+
+fn with_sse(mut builder: AmazonS3Builder, sse: Option<&Sse>) -> Result<AmazonS3Builder, S3Error> {
+    for (name, value) in sse_settings(sse) {
+        let key: AmazonS3ConfigKey = name
+            .parse()
+            .map_err(|e: object_store::Error| S3Error::Config(format!("s3.sse: {e}")))?;
+        builder = builder.with_config(key, value);
+    }
+    Ok(builder)
 }
 
 impl AsyncClient {
@@ -423,21 +510,50 @@ impl AsyncClient {
         }
     }
 
+    /// Removes `key`; a key that does not exist is fine (S3 answers 204 either way).
+    async fn delete(&self, key: &str) -> Result<(), S3Error> {
+        let path = self.path(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                debug!(key, "deleted");
+                Ok(())
+            }
+            Err(e) => Err(self.error("deleting", key, e)),
+        }
+    }
+
     /// One object: a single PUT up to the threshold, multipart above it. Either way S3 checks
     /// the SHA-256 object_store sends with each request.
     async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
+        self.upload_to(&self.store, self.multipart_threshold, key, bytes)
+            .await
+    }
+
+    /// A file of the evidence set: with the retention headers when configured.
+    async fn upload_evidence(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
+        let store = self.evidence_store.clone();
+        self.upload_to(&store, self.evidence_multipart_threshold, key, bytes)
+            .await
+    }
+
+    async fn upload_to(
+        &self,
+        store: &AmazonS3,
+        multipart_threshold: u64,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), S3Error> {
         let path = self.path(key)?;
         let len = bytes.len();
-        if (len as u64) <= self.multipart_threshold {
-            self.store
+        if (len as u64) <= multipart_threshold {
+            store
                 .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
                 .await
                 .map_err(|e| self.error("uploading", key, e))?;
             debug!(key, bytes = len, "uploaded");
             return Ok(());
         }
-        let upload = self
-            .store
+        let upload = store
             .put_multipart_opts(&path, PutMultipartOptions::default())
             .await
             .map_err(|e| self.error("starting the multipart upload of", key, e))?;
@@ -580,7 +696,7 @@ fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::SecretRef;
-    use crate::window::Period;
+    use crate::window::{Period, WindowOrigin};
     use chrono::TimeZone;
 
     fn cfg(prefix: &str) -> S3Config {
@@ -595,6 +711,7 @@ mod tests {
             ca_file: None,
             sse: None,
             object_lock: false,
+            retention: None,
             multipart_threshold: 64 << 20,
             retries: 0,
             timeout: Duration::from_secs(5),
@@ -766,6 +883,65 @@ mod tests {
             e.to_string(),
             "uploading s3://evidence/k failed: InternalError"
         );
+    }
+
+    #[test]
+    fn object_lock_headers_name_the_mode_and_the_retain_until_date() {
+        use crate::config::delivery::LockMode;
+        let now = utc("2026-12-01T02:03:04.567Z");
+        let h = lock_headers(
+            &Retention {
+                mode: LockMode::Compliance,
+                days: 2555,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h["x-amz-object-lock-mode"], "COMPLIANCE");
+        // 2555 days = 7 years (with two leap days) later, whole seconds, UTC.
+        assert_eq!(
+            h["x-amz-object-lock-retain-until-date"],
+            "2033-11-29T02:03:04Z"
+        );
+        let h = lock_headers(
+            &Retention {
+                mode: LockMode::Governance,
+                days: 1,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(h["x-amz-object-lock-mode"], "GOVERNANCE");
+        assert_eq!(
+            h["x-amz-object-lock-retain-until-date"],
+            "2026-12-02T02:03:04Z"
+        );
+    }
+
+    #[test]
+    fn sse_kms_without_a_key_id_sends_no_key_id_header() {
+        let kms = |key_id: Option<&str>| Sse::Kms {
+            key_id: key_id.map(str::to_string),
+        };
+        let enc = ("aws_server_side_encryption", "aws:kms".to_string());
+        assert_eq!(sse_settings(Some(&kms(None))), vec![enc.clone()]);
+        assert_eq!(sse_settings(Some(&kms(Some("")))), vec![enc.clone()]);
+        assert_eq!(
+            sse_settings(Some(&kms(Some("arn:aws:kms:k")))),
+            [enc, ("aws_sse_kms_key_id", "arn:aws:kms:k".to_string())]
+        );
+        assert_eq!(
+            sse_settings(Some(&Sse::S3)),
+            [("aws_server_side_encryption", "AES256".to_string())]
+        );
+        assert!(sse_settings(None).is_empty());
+        // And what the builder ends up with: no key id at all, not an empty one.
+        let key_id: AmazonS3ConfigKey = "aws_sse_kms_key_id".parse().unwrap();
+        let b = with_sse(AmazonS3Builder::new(), Some(&kms(None))).unwrap();
+        assert_eq!(b.get_config_value(&key_id), None);
+        let b = with_sse(AmazonS3Builder::new(), Some(&kms(Some("k1")))).unwrap();
+        assert_eq!(b.get_config_value(&key_id).as_deref(), Some("k1"));
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct MailInput<'a> {
     pub findings: &'a [Finding],
     /// Where the evidence set lives: `s3://bucket/prefix/` when uploaded, else the run folder.
     pub evidence_location: &'a str,
+    /// `[s3]` is set but the upload failed (why): the mail says the evidence is NOT in S3 (in
+    /// the subject too), so nobody goes looking for keys that do not exist.
+    pub not_in_s3: Option<&'a str>,
     /// `report.pdf`, attached as it is.
     pub pdf: Option<&'a Artifact>,
     /// CSVs to attach as one zip; empty when they travel as links instead.
@@ -67,16 +70,36 @@ fn findings_phrase(n: usize) -> String {
     }
 }
 
-/// `[AKKO audit] daily 2026-11-30 — COMPLETE — 3 findings`.
+/// `[AKKO audit] daily 2026-11-30 — COMPLETE — 3 findings`, with `— evidence NOT in S3`
+/// appended when the upload failed. The date is the window's [`Window::start_date`], the one
+/// in its S3 key (a Berlin day starts at 23:00 UTC the day before: the UTC date would name the
+/// wrong day).
 pub fn subject(cfg: &EmailConfig, m: &MailInput) -> String {
-    format!(
+    let mut s = format!(
         "{} {} {} — {} — {}",
         cfg.subject_prefix,
         m.window.period_label(),
-        m.window.start.format("%Y-%m-%d"),
+        m.window.start_date().format("%Y-%m-%d"),
         status(m),
         findings_phrase(m.findings.len())
-    )
+    );
+    if m.not_in_s3.is_some() {
+        s.push_str(" — evidence NOT in S3");
+    }
+    s
+}
+
+/// The "where is the evidence" paragraph (text), shared in meaning with the HTML one.
+fn evidence_text(m: &MailInput) -> String {
+    match m.not_in_s3 {
+        None => format!("Evidence    {}\n", m.evidence_location),
+        Some(why) => format!(
+            "Evidence    NOT in S3: the upload failed ({why}).\n            \
+             Only in the run folder {} (lost with a CronJob's pod) and in what is attached \
+             to this mail; the run exits 4 and a retry uploads it.\n",
+            m.evidence_location
+        ),
+    }
 }
 
 /// PARTIAL as soon as one source was not read completely: its figures are missing.
@@ -93,7 +116,7 @@ pub fn zip_name(window: &Window) -> String {
     format!(
         "evidence-csv-{}-{}.zip",
         window.period_label(),
-        window.start.format("%Y-%m-%d")
+        window.start_date().format("%Y-%m-%d")
     )
 }
 
@@ -286,8 +309,9 @@ fn text_body(m: &MailInput, f: &Facts) -> String {
         b.push_str(&format!("\nAttached    {}\n", f.attachments.join(", ")));
     }
     b.push_str(&format!(
-        "\nEvidence    {}\nmanifest.json SHA-256 {}\n",
-        m.evidence_location, m.manifest_sha256
+        "\n{}manifest.json SHA-256 {}\n",
+        evidence_text(m),
+        m.manifest_sha256
     ));
     b
 }
@@ -375,9 +399,18 @@ fn html_body(m: &MailInput, f: &Facts) -> String {
             esc(&f.attachments.join(", "))
         ));
     }
+    let evidence = match m.not_in_s3 {
+        None => format!("Evidence: <code>{}</code>", esc(m.evidence_location)),
+        Some(why) => format!(
+            "<strong>Evidence NOT in S3</strong>: the upload failed ({}). Only in the run folder \
+             <code>{}</code> (lost with a CronJob's pod) and in what is attached to this mail; \
+             the run exits 4 and a retry uploads it.",
+            esc(why),
+            esc(m.evidence_location)
+        ),
+    };
     b.push_str(&format!(
-        "<p>Evidence: <code>{}</code><br>\nmanifest.json SHA-256 <code>{}</code></p>\n",
-        esc(m.evidence_location),
+        "<p>{evidence}<br>\nmanifest.json SHA-256 <code>{}</code></p>\n",
         esc(m.manifest_sha256)
     ));
     b.push_str("</body></html>\n");
@@ -385,7 +418,7 @@ fn html_body(m: &MailInput, f: &Facts) -> String {
 }
 
 pub fn render(cfg: &EmailConfig, m: &MailInput) -> Result<Artifact, String> {
-    let day = m.window.start.format("%Y-%m-%d");
+    let day = m.window.start_date().format("%Y-%m-%d");
     let zip = if m.zip_csvs.is_empty() {
         None
     } else {
@@ -547,6 +580,21 @@ mod tests {
         }
 
         fn render(&self, sha: &str, links: Vec<(String, String)>) -> Vec<u8> {
+            self.render_at(
+                sha,
+                links,
+                "s3://evidence/akko/period=daily/start=2026-11-30/",
+                None,
+            )
+        }
+
+        fn render_at(
+            &self,
+            sha: &str,
+            links: Vec<(String, String)>,
+            location: &str,
+            not_in_s3: Option<&str>,
+        ) -> Vec<u8> {
             let reports: Vec<&SourceReport> = self.reports.iter().collect();
             let links_expire =
                 (!links.is_empty()).then(|| Utc.with_ymd_and_hms(2026, 12, 8, 2, 0, 0).unwrap());
@@ -564,7 +612,8 @@ mod tests {
                     reports: &reports,
                     manifest_sha256: sha,
                     findings: &self.findings,
-                    evidence_location: "s3://evidence/akko/period=daily/start=2026-11-30/",
+                    evidence_location: location,
+                    not_in_s3,
                     pdf: Some(&self.pdf),
                     zip_csvs,
                     links,
@@ -644,6 +693,59 @@ mod tests {
             subject_of(&f.render(SHA, vec![])),
             "[AKKO audit] daily 2026-11-30 — PARTIAL — no findings"
         );
+    }
+
+    #[test]
+    fn a_failed_upload_is_said_in_subject_and_bodies_and_no_s3_key_is_named() {
+        let f = Fixture::new(vec![]);
+        let raw = f.render_at(
+            SHA,
+            vec![],
+            "/var/lib/akko-audit/out",
+            Some("S3 endpoint unreachable <x>"),
+        );
+        assert_eq!(
+            subject_of(&raw),
+            "[AKKO audit] daily 2026-11-30 — COMPLETE — no findings — evidence NOT in S3"
+        );
+        let text = body_of(&raw, "text/plain");
+        assert!(
+            text.contains("Evidence    NOT in S3: the upload failed (S3 endpoint unreachable <x>)"),
+            "{text}"
+        );
+        assert!(text.contains("/var/lib/akko-audit/out"), "{text}");
+        let html = body_of(&raw, "text/html");
+        assert!(
+            html.contains("<strong>Evidence NOT in S3</strong>"),
+            "{html}"
+        );
+        assert!(html.contains("unreachable &lt;x&gt;"), "{html}");
+        for body in [&text, &html] {
+            assert!(!body.contains("s3://"), "{body}");
+        }
+    }
+
+    #[test]
+    fn subject_names_the_local_day_of_the_s3_key() {
+        // A Berlin day: [2026-11-29T23:00Z, 2026-11-30T23:00Z) is 30 November there.
+        let mut f = Fixture::new(vec![]);
+        f.window = Window {
+            start: Utc.with_ymd_and_hms(2026, 11, 29, 23, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0).unwrap(),
+            origin: WindowOrigin::Scheduled {
+                period: Period::Daily,
+                schedule: "0 2 * * *".into(),
+                fire_time: Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap(),
+                time_zone: "Europe/Berlin".into(),
+            },
+        };
+        let subject = subject_of(&f.render(SHA, vec![]));
+        assert_eq!(
+            subject,
+            "[AKKO audit] daily 2026-11-30 — COMPLETE — no findings"
+        );
+        assert!(f.window.partition().ends_with("start=2026-11-30"));
+        assert_eq!(zip_name(&f.window), "evidence-csv-daily-2026-11-30.zip");
     }
 
     #[test]

@@ -65,6 +65,12 @@ pub fn evidence_digest(artifacts: &[Artifact]) -> String {
     sha256_hex(lines.concat().as_bytes())
 }
 
+/// The `evidence_sha256` a rendered (or stored) manifest holds; `None` if it has none.
+pub fn evidence_sha256_of(manifest: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(manifest).ok()?;
+    v.get("evidence_sha256")?.as_str().map(str::to_string)
+}
+
 /// Renders the manifest over the finished artifacts.
 pub fn render(
     window: &Window,

@@ -61,44 +61,43 @@ pub fn finish(f: Finish) -> ExitStatus {
         out_dir,
         force_mail,
     };
-    let delivered = deliver(
-        &ctx,
-        &artifacts,
-        &manifest,
-        &history,
-        |location, links, zip| {
-            let Some(cfg) = config.email.as_ref() else {
-                return Ok(None);
-            };
-            mail::render(
-                cfg,
-                &mail::MailInput {
-                    window,
-                    now,
-                    ledger,
-                    reports,
-                    manifest_sha256: &manifest::sha256_hex(&manifest.bytes),
-                    findings,
-                    evidence_location: location,
-                    pdf: artifacts.iter().find(|a| a.name == "report.pdf"),
-                    zip_csvs: if zip {
-                        artifacts
-                            .iter()
-                            .filter(|a| a.name.ends_with(".csv"))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    },
-                    links_expire: (!links.is_empty()).then(|| {
-                        now + chrono::Duration::from_std(cfg.link_expiry)
-                            .unwrap_or(chrono::Duration::MAX)
-                    }),
-                    links,
+    let delivered = deliver(&ctx, &artifacts, &manifest, &history, |plan| {
+        let Some(cfg) = config.email.as_ref() else {
+            return Ok(None);
+        };
+        let links = plan.links.clone();
+        mail::render(
+            cfg,
+            &mail::MailInput {
+                window,
+                now,
+                ledger,
+                reports,
+                manifest_sha256: &plan
+                    .stored_manifest_sha256
+                    .clone()
+                    .unwrap_or_else(|| manifest::sha256_hex(&manifest.bytes)),
+                findings,
+                evidence_location: &plan.location,
+                not_in_s3: plan.not_in_s3.as_deref(),
+                pdf: artifacts.iter().find(|a| a.name == "report.pdf"),
+                zip_csvs: if plan.zip {
+                    artifacts
+                        .iter()
+                        .filter(|a| a.name.ends_with(".csv"))
+                        .collect()
+                } else {
+                    Vec::new()
                 },
-            )
-            .map(Some)
-        },
-    );
+                links_expire: (!links.is_empty()).then(|| {
+                    now + chrono::Duration::from_std(cfg.link_expiry)
+                        .unwrap_or(chrono::Duration::MAX)
+                }),
+                links,
+            },
+        )
+        .map(Some)
+    });
     let status = match delivered {
         Err(e) => {
             tracing::error!(error = %e, "delivery failed");
