@@ -59,9 +59,10 @@ fn backfill(cfg: &Path, out: &Path, from: &str, to: &str) -> Output {
     ])
 }
 
-/// The week 2026-11-24 .. 2026-11-30 (whole days: composed from the history).
-fn run_week(cfg: &Path, out: &Path) -> Output {
-    bin(&[
+/// The week 2026-11-24 .. 2026-11-30 (whole days: composed from the history, unless `extra`
+/// says `--basis sources`).
+fn run_week_with(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
         "run",
         "--config",
         cfg.to_str().unwrap(),
@@ -71,7 +72,13 @@ fn run_week(cfg: &Path, out: &Path) -> Output {
         "2026-12-01T00:00:00Z",
         "--out",
         out.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    bin(&args)
+}
+
+fn run_week(cfg: &Path, out: &Path) -> Output {
+    run_week_with(cfg, out, &[])
 }
 
 fn rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
@@ -162,19 +169,7 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     // A session that ran across midnight is in two daily counts but is one session of the
     // week: the week's count equals the same week read straight from the sources.
     let direct = tmp.path().join("direct");
-    let o = bin(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--from",
-        "2026-11-24T00:00:00Z",
-        "--to",
-        "2026-12-01T00:00:00Z",
-        "--basis",
-        "sources",
-        "--out",
-        direct.to_str().unwrap(),
-    ]);
+    let o = run_week_with(&cfg, &direct, &["--basis", "sources"]);
     assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     let sessions = header
         .iter()

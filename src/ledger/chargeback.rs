@@ -391,6 +391,22 @@ mod tests {
         }
     }
 
+    /// The rate card applied with no database storage.
+    fn price(
+        ledger: &Ledger,
+        llm: &[LlmUsage],
+        storage: &BTreeMap<Option<String>, i128>,
+        rates: &RateCard,
+    ) -> Chargeback {
+        compute(&ChargebackInput {
+            ledger,
+            llm,
+            storage_byte_parts: storage,
+            database_byte_parts: 0,
+            rates,
+        })
+    }
+
     fn card() -> RateCard {
         crate::config::chargeback::validate(
             toml::from_str(
@@ -451,13 +467,7 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
         ]
         .into();
         let rates = card();
-        let cb = compute(&ChargebackInput {
-            ledger: &ledger,
-            llm: &llm,
-            storage_byte_parts: &storage,
-            database_byte_parts: 0,
-            rates: &rates,
-        });
+        let cb = price(&ledger, &llm, &storage, &rates);
         let t = cb.by_team();
         let eur = |s: &str| crate::sources::values::decimal_units(s, 12).unwrap();
         // alice: 2 TB × 5 = 10; 1.5 h × 0.10 = 0.15; 30 GB-month × 0.02 = 0.60;
@@ -501,13 +511,7 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
         };
         let rates = card();
         let storage: BTreeMap<Option<String>, i128> = [(Some("alice".to_string()), parts)].into();
-        let cb = compute(&ChargebackInput {
-            ledger: &ledger,
-            llm: &[],
-            storage_byte_parts: &storage,
-            database_byte_parts: 0,
-            rates: &rates,
-        });
+        let cb = price(&ledger, &[], &storage, &rates);
         let line = cb
             .charges
             .iter()
@@ -544,13 +548,7 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
                 ..Default::default()
             },
         ];
-        let cb = compute(&ChargebackInput {
-            ledger: &ledger,
-            llm: &llm,
-            storage_byte_parts: &BTreeMap::new(),
-            database_byte_parts: 0,
-            rates: &rates,
-        });
+        let cb = price(&ledger, &llm, &BTreeMap::new(), &rates);
         let eur = |s: &str| crate::sources::values::decimal_units(s, 12).unwrap();
         // 1 USD × 0.90 × 1.05 (azure) + 1 USD × 0.90 × 1.10 (default).
         assert_eq!(
@@ -586,13 +584,7 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
         }];
         let storage: BTreeMap<Option<String>, i128> =
             [(None, 100_000_000_000 * MONTH_PARTS)].into();
-        let cb = compute(&ChargebackInput {
-            ledger: &ledger,
-            llm: &llm,
-            storage_byte_parts: &storage,
-            database_byte_parts: 0,
-            rates: &rates,
-        });
+        let cb = price(&ledger, &llm, &storage, &rates);
         let t = cb.by_team();
         assert!(
             t["ml"].get(&Service::SharedStorage).copied().unwrap_or(0) > 0,
