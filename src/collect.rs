@@ -275,13 +275,19 @@ fn settle(out: &mut Collected) {
         .sort_by(|a, b| (a.end_ns, &a.query_id).cmp(&(b.end_ns, &b.query_id)));
     out.opa_denials
         .sort_by(|a, b| (a.time_ns, &a.decision_id).cmp(&(b.time_ns, &b.decision_id)));
+    // Every field: two events at the same instant may differ in any of them.
     let kc = |e: &KeycloakEvent| {
         (
             e.time_ns,
+            e.kind == crate::sources::keycloak::EventKind::Admin,
             e.event_type.clone(),
+            e.realm.clone(),
+            e.client_id.clone(),
             e.user_id.clone(),
             e.username.clone(),
             e.ip_address.clone(),
+            e.error.clone(),
+            e.resource_type.clone(),
             e.resource_path.clone(),
         )
     };
@@ -291,7 +297,7 @@ fn settle(out: &mut Collected) {
             .cmp(&(&b.user, &b.server, b.start_ns, b.stop_ns))
     });
     out.llm
-        .sort_by(|a, b| (&a.user, &a.model).cmp(&(&b.user, &b.model)));
+        .sort_by(|a, b| (&a.user, &a.model, &a.provider).cmp(&(&b.user, &b.model, &b.provider)));
     out.llm_hours
         .sort_by(|a, b| (a.hour_ns, &a.model).cmp(&(b.hour_ns, &b.model)));
     out.buckets.sort_by(|a, b| a.bucket.cmp(&b.bucket));

@@ -171,6 +171,17 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     let direct = tmp.path().join("direct");
     let o = run_week_with(&cfg, &direct, &["--basis", "sources"]);
     assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    // Read from the sources, a week has one sample of sizes (at its end): what the buckets
+    // held over the week is unknown, and storage is not priced.
+    let (_, dstorage) = rows(&direct.join("storage_by_bucket.csv"));
+    assert!(!dstorage.is_empty());
+    assert!(
+        dstorage.iter().all(|r| r[3].is_empty() && r[4].is_empty()),
+        "{dstorage:?}"
+    );
+    let (ch, cteams) = rows(&direct.join("chargeback_by_team.csv"));
+    let cell = ch.iter().position(|h| h == "storage_cost").unwrap();
+    assert!(cteams.iter().all(|r| r[cell].is_empty()), "{cteams:?}");
     let sessions = header
         .iter()
         .position(|h| h == "notebook_sessions")
@@ -196,13 +207,13 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
     assert_eq!(got, expected);
     // Storage of the week: the size at its end, and the GB-months held (Σ of the daily sizes,
     // each day 1/30 of November) with the owner the nightly runs stored.
-    let mut held: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    let mut held: BTreeMap<String, (String, i128)> = BTreeMap::new();
     for day in 24..=30 {
         let (_, rs) = rows(&out.join(format!("daily-2026-11-{day}/storage_by_bucket.csv")));
         for r in rs {
             let e = held.entry(r[0].clone()).or_default();
             e.0 = r[1].clone();
-            e.1 += r[2].parse::<f64>().unwrap();
+            e.1 += r[2].parse::<i128>().unwrap();
         }
     }
     let (sh, srows) = rows(&week.join("storage_by_bucket.csv"));
@@ -210,17 +221,18 @@ fn backfill_is_idempotent_and_a_week_is_the_sum_of_its_days() {
         sh,
         ["bucket", "owner", "bytes", "gb_months", "average_bytes"]
     );
-    assert!(!srows.is_empty());
+    assert_eq!(srows.len(), held.len(), "every bucket any day held");
     for r in &srows {
         let (owner, byte_days) = &held[&r[0]];
         assert_eq!(&r[1], owner, "{r:?}");
-        let gb_months: f64 = r[3].parse().unwrap();
-        assert!(
-            (gb_months - byte_days / 1e9 / 30.0).abs() < 1e-6,
-            "{r:?} vs {byte_days}"
+        // GB-months to 6 decimals, rounded half up: byte-days / (10^9 × 30) in millionths.
+        let micro = (byte_days + 15_000) / 30_000;
+        assert_eq!(
+            r[3],
+            format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000),
+            "{r:?}"
         );
-        let average: f64 = r[4].parse().unwrap();
-        assert!((average - byte_days / 7.0).abs() <= 1.0, "{r:?}");
+        assert_eq!(r[4], ((byte_days + 3) / 7).to_string(), "{r:?}");
     }
     // Unresolved identities of the week: those the daily runs flagged.
     let mut daily_unresolved = std::collections::BTreeSet::new();

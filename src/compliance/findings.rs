@@ -363,12 +363,15 @@ const PRIVILEGED_HIGH: [&str; 26] = [
     "CLIENT_INITIAL_ACCESS_MODEL",
 ];
 
-/// Admin-API changes that grant or create power ([`PRIVILEGED_HIGH`]); group and organization
-/// membership and user creation or deletion change who is who (medium). Sessions, login
+/// Admin-API changes that grant or create power ([`PRIVILEGED_HIGH`]), and actions on a user
+/// (Keycloak records impersonation, an admin's password reset and execute-actions e-mails as
+/// `ACTION` on `USER`: each lets someone log in as, or change how, another user logs in);
+/// group and organization membership and user creation or deletion change who is who (medium). Sessions, login
 /// failures, cluster nodes and ordinary user updates are routine and not findings.
 fn privileged(e: &KeycloakEvent) -> Option<Severity> {
     match (e.resource_type.as_str(), e.event_type.as_str()) {
         (t, _) if PRIVILEGED_HIGH.contains(&t) => Some(Severity::High),
+        ("USER", "ACTION") => Some(Severity::High),
         ("GROUP_MEMBERSHIP" | "ORGANIZATION_MEMBERSHIP", _) | ("USER", "CREATE" | "DELETE") => {
             Some(Severity::Medium)
         }

@@ -265,14 +265,15 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
                         bucket: name,
                         owner: None,
                         bytes: 0,
-                        byte_parts: 0,
-                        byte_sum: 0,
+                        held: Some((0, 0)),
                         days: dates.len() as i64,
                     }
                 });
                 u.owner = o[i].clone();
-                u.byte_parts += bytes * parts;
-                u.byte_sum += bytes;
+                if let Some((p, sum)) = &mut u.held {
+                    *p += bytes * parts;
+                    *sum += bytes;
+                }
             }
         }
         if let Some(t) = read(store, &path(DATABASES, date))? {
@@ -441,12 +442,20 @@ pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Compose
         .map(|&kind| span_report(kind, &days))
         .collect();
     let trend = super::activity::compose(store, &days);
-    // Sums over the span are known only if every day's storage was.
-    let bucket_use = if days.iter().all(|d| d.complete(SourceKind::Storage)) {
-        bucket_use.into_values().collect()
-    } else {
-        Vec::new()
-    };
+    // The buckets at the period's end; with every day's storage known, also those an earlier
+    // day held (deleted since: 0 bytes at the end, GB-months still held) and the sums.
+    let all_known = days.iter().all(|d| d.complete(SourceKind::Storage));
+    let at_end: BTreeSet<&str> = buckets.iter().map(|b| b.bucket.as_str()).collect();
+    let bucket_use = bucket_use
+        .into_values()
+        .filter(|b| all_known || at_end.contains(b.bucket.as_str()))
+        .map(|mut b| {
+            if !all_known {
+                b.held = None;
+            }
+            b
+        })
+        .collect();
     Ok(Composed {
         ledger: Ledger { rows, unresolved },
         llm: if llm_days_ok {

@@ -116,10 +116,13 @@ pub struct ChargebackInput<'a> {
     /// Per (canonical user, model): the LLM spend to price with per-model markups.
     pub llm: &'a [LlmUsage],
     /// Σ over the days of the window of end-of-day bytes × [`day_parts`], per owner (`None`:
-    /// no owner, shared): byte-months in 1/[`MONTH_PARTS`].
-    pub storage_byte_parts: &'a BTreeMap<Option<String>, i128>,
-    /// The same for the databases (they have no owner: shared).
-    pub database_byte_parts: i128,
+    /// no owner, shared): byte-months in 1/[`MONTH_PARTS`]. `None` when the window's sizes
+    /// over time are not known (a window read from the sources that is not one local day: one
+    /// sample at its end says nothing about a month), so storage is not priced.
+    pub storage_byte_parts: Option<&'a BTreeMap<Option<String>, i128>>,
+    /// The same for the databases (they have no owner: shared); `None` when the databases
+    /// source was not complete, so the shared storage is not priced.
+    pub database_byte_parts: Option<i128>,
     pub rates: &'a RateCard,
 }
 
@@ -248,14 +251,13 @@ pub fn compute(input: &ChargebackInput) -> Chargeback {
     }
     // Storage owned by a user: GB-months = Σ bytes × day's share of its month / 10^9.
     let gb_month = 1_000_000_000i128 * MONTH_PARTS;
-    if l.rows
-        .iter()
-        .any(|row| row.figure("storage_bytes").is_none())
-    {
-        unpriced.push(Service::Storage);
-        unpriced.push(Service::SharedStorage);
-    } else {
-        for (owner, byte_parts) in input.storage_byte_parts {
+    let storage = input.storage_byte_parts.filter(|_| {
+        !l.rows
+            .iter()
+            .any(|row| row.figure("storage_bytes").is_none())
+    });
+    if let Some(storage) = storage {
+        for (owner, byte_parts) in storage {
             let Some(owner) = owner else { continue };
             if *byte_parts == 0 {
                 continue;
@@ -270,18 +272,27 @@ pub fn compute(input: &ChargebackInput) -> Chargeback {
                 cost: mul_div(*byte_parts, r.storage_per_gb_month, gb_month),
             });
         }
-        let shared_bytes =
-            input.storage_byte_parts.get(&None).copied().unwrap_or(0) + input.database_byte_parts;
-        let shared_cost = mul_div(shared_bytes, r.storage_per_gb_month, gb_month);
-        let shared_qty = mul_div(shared_bytes, ONE, gb_month);
-        split_shared(
-            &mut charges,
-            l,
-            r.shared_split,
-            shared_cost,
-            shared_qty,
-            r.storage_per_gb_month,
-        );
+    } else {
+        unpriced.push(Service::Storage);
+    }
+    // The shared part needs the databases too, and a usage split needs every other service's
+    // cost: a share weighed on partial charges would move cost between teams unseen.
+    let split_known = r.shared_split == SharedSplit::Even || unpriced.is_empty();
+    match (storage, input.database_byte_parts) {
+        (Some(storage), Some(databases)) if split_known => {
+            let shared_bytes = storage.get(&None).copied().unwrap_or(0) + databases;
+            let shared_cost = mul_div(shared_bytes, r.storage_per_gb_month, gb_month);
+            let shared_qty = mul_div(shared_bytes, ONE, gb_month);
+            split_shared(
+                &mut charges,
+                l,
+                r.shared_split,
+                shared_cost,
+                shared_qty,
+                r.storage_per_gb_month,
+            );
+        }
+        _ => unpriced.push(Service::SharedStorage),
     }
     charges.sort_by(|a, b| {
         (&a.team, a.service, &a.resource, &a.detail).cmp(&(
@@ -401,8 +412,8 @@ mod tests {
         compute(&ChargebackInput {
             ledger,
             llm,
-            storage_byte_parts: storage,
-            database_byte_parts: 0,
+            storage_byte_parts: Some(storage),
+            database_byte_parts: Some(0),
             rates,
         })
     }
@@ -594,6 +605,64 @@ llm_markup_by_model = { "gpt-4o" = "0.25" }
             t["ds"][&Service::SharedStorage] + t["ml"][&Service::SharedStorage],
             100 * rates.storage_per_gb_month
         );
+    }
+
+    #[test]
+    fn shared_storage_is_not_priced_on_unknown_parts() {
+        let ledger = Ledger {
+            rows: vec![
+                row(
+                    "a",
+                    Some("ds"),
+                    &[("trino_bytes_scanned", 1_000_000_000_000)],
+                ),
+                row("b", Some("ml"), &[]),
+            ],
+            unresolved: vec![],
+        };
+        let storage: BTreeMap<Option<String>, i128> = [
+            (Some("a".to_string()), 10_000_000_000 * MONTH_PARTS),
+            (None, 10_000_000_000 * MONTH_PARTS),
+        ]
+        .into();
+        let rates = card();
+        // Databases not read in full: the owned storage is priced, the shared part is not.
+        let cb = compute(&ChargebackInput {
+            ledger: &ledger,
+            llm: &[],
+            storage_byte_parts: Some(&storage),
+            database_byte_parts: None,
+            rates: &rates,
+        });
+        assert_eq!(cb.unpriced, [Service::SharedStorage]);
+        assert!(cb.charges.iter().any(|c| c.service == Service::Storage));
+        assert!(!cb
+            .charges
+            .iter()
+            .any(|c| c.service == Service::SharedStorage));
+        // No sizes over time (a multi-day window read from the sources): no storage at all.
+        let cb = compute(&ChargebackInput {
+            ledger: &ledger,
+            llm: &[],
+            storage_byte_parts: None,
+            database_byte_parts: Some(0),
+            rates: &rates,
+        });
+        assert_eq!(cb.unpriced, [Service::Storage, Service::SharedStorage]);
+        // A usage split weighed on a service that could not be priced: not split.
+        let mut partial = ledger.clone();
+        partial.rows[1].figures[COLUMNS
+            .iter()
+            .position(|c| c.0 == "trino_cpu_seconds")
+            .unwrap()] = None;
+        let mut usage = card();
+        usage.shared_split = SharedSplit::Usage;
+        let cb = price(&partial, &[], &storage, &usage);
+        assert!(cb.unpriced.contains(&Service::TrinoCpu));
+        assert!(cb.unpriced.contains(&Service::SharedStorage));
+        // An even split does not depend on the other charges.
+        let cb = price(&partial, &[], &storage, &rates);
+        assert!(!cb.unpriced.contains(&Service::SharedStorage));
     }
 
     #[test]

@@ -364,19 +364,20 @@ pub struct BucketRow {
     pub owner: Option<String>,
     pub bytes: i128,
     /// Σ over the days of end-of-day bytes × the day's share of its month
-    /// (`ledger::chargeback::MONTH_PARTS`).
-    pub byte_parts: i128,
-    /// Σ over the days of end-of-day bytes.
-    pub byte_sum: i128,
+    /// (`ledger::chargeback::MONTH_PARTS`) and Σ of the end-of-day bytes; `None` when not
+    /// every day's sizes are known.
+    pub held: Option<(i128, i128)>,
     pub days: i64,
 }
 
-/// The buckets of a one-day (or shorter) window: one day of sizes at its end.
+/// The buckets of a window read from the sources: the sizes at its end, and for one whole
+/// local day (`day_parts` of its month, `None` otherwise or when the read was not complete)
+/// what they held over it.
 pub fn bucket_rows(
     c: &Collected,
     r: &Resolver,
     storage: &StorageConfig,
-    day_parts: i128,
+    day_parts: Option<i128>,
 ) -> Vec<BucketRow> {
     c.buckets
         .iter()
@@ -384,8 +385,7 @@ pub fn bucket_rows(
             bucket: r.text(&b.bucket).into_owned(),
             owner: bucket_owner(storage, &b.bucket).map(|o| r.canonical(&o)),
             bytes: b.bytes,
-            byte_parts: b.bytes * day_parts,
-            byte_sum: b.bytes,
+            held: day_parts.map(|p| (b.bytes * p, b.bytes)),
             days: 1,
         })
         .collect()
@@ -402,12 +402,12 @@ pub fn storage_by_bucket(rows: &[BucketRow]) -> Artifact {
             b.bucket.clone(),
             b.owner.clone().unwrap_or_default(),
             b.bytes.to_string(),
-            format_fixed(
-                mul_div(b.byte_parts, 1_000_000, 1_000_000_000 * MONTH_PARTS),
-                6,
-                6,
-            ),
-            mul_div(b.byte_sum, 1, i128::from(b.days.max(1))).to_string(),
+            b.held.map_or_else(String::new, |(parts, _)| {
+                format_fixed(mul_div(parts, 1_000_000, 1_000_000_000 * MONTH_PARTS), 6, 6)
+            }),
+            b.held.map_or_else(String::new, |(_, sum)| {
+                mul_div(sum, 1, i128::from(b.days.max(1))).to_string()
+            }),
         ]);
     }
     t.finish()

@@ -152,12 +152,15 @@ pub(super) fn run(
         .collect();
     let controls = catalog::evaluate(&catalog, &collected, &findings);
     let resolver = Resolver::new(&config.identity, &Default::default());
+    let databases_known = composed.reports.iter().any(|r| {
+        r.source == crate::sources::SourceKind::Databases && r.status == Completeness::Complete
+    });
     let cb = chargeback_for(
         &config,
         &ledger,
         &composed.llm,
-        &composed.storage_byte_parts,
-        composed.database_byte_parts,
+        Some(&composed.storage_byte_parts),
+        databases_known.then_some(composed.database_byte_parts),
     );
     let priced = cb.as_ref().zip(config.chargeback.as_ref());
     let mut artifacts = vec![

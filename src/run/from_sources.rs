@@ -44,12 +44,9 @@ pub fn render_all(
             collected,
             resolver,
             &config.storage,
-            crate::ledger::chargeback::day_parts(
-                window
-                    .start
-                    .with_timezone(&config.window.time_zone)
-                    .date_naive(),
-            ),
+            super::single_day(config, window)
+                .filter(|_| collected.complete(crate::sources::SourceKind::Storage))
+                .map(crate::ledger::chargeback::day_parts),
         )),
         csv::database_sizes(collected, resolver),
         csv::platform_metrics(collected),
@@ -95,24 +92,23 @@ pub(super) fn run(req: RunRequest, secrets: Secrets) -> anyhow::Result<RunOutcom
     });
     let controls = catalog::evaluate(&catalog, &collected, &findings);
     let llm_by_user_model = ledger::llm_by_user_model(&collected, &resolver);
-    // One day of sizes at the window's end, as that day's share of its month.
-    let parts = crate::ledger::chargeback::day_parts(
-        window
-            .start
-            .with_timezone(&config.window.time_zone)
-            .date_naive(),
-    );
+    // One local day: the sizes at its end are that day's share of its month. Any other window
+    // read from the sources has one sample of sizes, which says nothing about the time they
+    // were held, so its storage is not priced.
+    let parts = single_day(&config, &window).map(crate::ledger::chargeback::day_parts);
     let mut storage_byte_parts: BTreeMap<Option<String>, i128> = BTreeMap::new();
     for b in &collected.buckets {
         let owner = bucket_owner(&config.storage, &b.bucket).map(|o| resolver.canonical(&o));
-        *storage_byte_parts.entry(owner).or_default() += b.bytes * parts;
+        *storage_byte_parts.entry(owner).or_default() += b.bytes * parts.unwrap_or(0);
     }
-    let database_byte_parts = collected.databases.iter().map(|d| d.bytes).sum::<i128>() * parts;
+    let database_byte_parts = parts
+        .filter(|_| collected.complete(crate::sources::SourceKind::Databases))
+        .map(|p| collected.databases.iter().map(|d| d.bytes).sum::<i128>() * p);
     let cb = chargeback_for(
         &config,
         &ledger,
         &llm_by_user_model,
-        &storage_byte_parts,
+        parts.map(|_| &storage_byte_parts),
         database_byte_parts,
     );
     let mut artifacts = render_all(

@@ -125,8 +125,8 @@ fn chargeback_for(
     config: &Config,
     ledger: &Ledger,
     llm: &[crate::sources::litellm::LlmUsage],
-    storage_byte_parts: &std::collections::BTreeMap<Option<String>, i128>,
-    database_byte_parts: i128,
+    storage_byte_parts: Option<&std::collections::BTreeMap<Option<String>, i128>>,
+    database_byte_parts: Option<i128>,
 ) -> Option<crate::ledger::chargeback::Chargeback> {
     let rates = config.chargeback.as_ref()?;
     Some(crate::ledger::chargeback::compute(

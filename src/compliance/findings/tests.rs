@@ -264,6 +264,8 @@ fn privileged_admin_resource_types() {
         Some(Severity::Medium)
     );
     assert_eq!(privileged(&admin("USER", "DELETE")), Some(Severity::Medium));
+    // Impersonation, an admin's password reset: ACTION on USER.
+    assert_eq!(privileged(&admin("USER", "ACTION")), Some(Severity::High));
     for (t, op) in [
         ("USER", "UPDATE"),
         ("USER_SESSION", "DELETE"),
