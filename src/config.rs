@@ -428,6 +428,49 @@ impl Config {
 
     /// Every file a file-backed source will read must open now, so a wrong path is exit 2
     /// before any work, not a silent hole in the evidence.
+    /// The delivery secrets and CA bundles, read once before any source is queried: a missing
+    /// `ca.pem` or password found only at upload time would fail the run (exit 4, retried)
+    /// after every source was read, where it is bad input (exit 2) that names its field.
+    pub fn check_delivery_secrets(&self) -> Result<(), InputError> {
+        fn ca(path: &std::path::Path, field: &str) -> Result<(), InputError> {
+            let pem = std::fs::read(path).map_err(|e| {
+                InputError::invalid(field, format!("cannot read {}: {e}", path.display()))
+            })?;
+            let certs = rustls_pemfile::certs(&mut pem.as_slice())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| InputError::invalid(field, format!("{}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(InputError::invalid(
+                    field,
+                    format!(
+                        "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        path.display()
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        if let Some(s3) = &self.s3 {
+            s3.access_key_id.read("s3.access_key_id")?;
+            s3.secret_access_key.read("s3.secret_access_key")?;
+            if let Some(p) = &s3.ca_file {
+                ca(p, "s3.ca_file")?;
+            }
+        }
+        if let Some(smtp) = self.email.as_ref().and_then(|e| e.smtp.as_ref()) {
+            if let Some(p) = &smtp.password {
+                p.read("email.smtp.password")?;
+            }
+            if let Some(p) = &smtp.ca_file {
+                ca(p, "email.smtp.ca_file")?;
+            }
+        }
+        if let Some((_, p)) = self.pushgateway.as_ref().and_then(|p| p.auth.as_ref()) {
+            p.read("pushgateway.password")?;
+        }
+        Ok(())
+    }
+
     pub fn check_files_readable(&self) -> Result<(), InputError> {
         for s in &self.sources {
             if let Backend::Files(files) = &s.backend {

@@ -301,3 +301,42 @@ fn window_command_prints_the_scheduled_window() {
     let bad = akko(&["window", "--schedule", "0 0 2 * * *"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A delivery secret or CA bundle that cannot be read is bad input found before any source is
+/// read (exit 2, nothing written), not an upload that fails (exit 4) after the whole run.
+#[test]
+fn unreadable_delivery_secrets_stop_the_run_first() {
+    let s3 = "\n[s3]\nendpoint = \"https://127.0.0.1:1\"\nbucket = \"evidence\"\n\
+              access_key_id_env = \"AKKO_TEST_S3_ID\"\nsecret_access_key_env = \"AKKO_TEST_S3_SECRET\"\n";
+    let cases = [
+        (
+            format!("{s3}ca_file = \"/nonexistent/minio-ca.pem\"\n"),
+            "s3.ca_file",
+        ),
+        (
+            "\n[email.smtp]\nurl = \"smtp://127.0.0.1:1\"\nusername = \"akko\"\npassword_file = \"/nonexistent/smtp-password\"\n"
+                .to_string(),
+            "email.smtp.password_file",
+        ),
+    ];
+    for (extra, field) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = demo_config_with(dir.path(), |t| format!("{t}{extra}"));
+        let out_dir = dir.path().join("out");
+        let out = Command::new(env!("CARGO_BIN_EXE_akko-audit"))
+            .args([
+                "run",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ])
+            .env_remove("AKKO_AUDIT_CONFIG")
+            .env("AKKO_TEST_S3_ID", "id")
+            .env("AKKO_TEST_S3_SECRET", "hunter2")
+            .output()
+            .unwrap();
+        assert_exit2_naming(&out, field, &out_dir);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+    }
+}

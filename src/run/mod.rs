@@ -67,6 +67,7 @@ struct Secrets {
 }
 
 fn secrets(config: &Config) -> Result<Secrets, InputError> {
+    config.check_delivery_secrets()?;
     let pseudonymiser = config
         .privacy
         .pseudonym_key
