@@ -66,6 +66,10 @@ fn delivery_settings_are_checked_before_any_request() {
             "pushgateway.url",
         ),
         (
+            "\n[email.smtp]\nurl = \"smtp://akko:hunter2@127.0.0.1:587\"\n".to_string(),
+            "email.smtp.url",
+        ),
+        (
             format!("{s3}object_lock_mode = \"GOVERNANCE \"\nobject_lock_retain_days = 30\n"),
             "s3.object_lock_mode",
         ),

@@ -415,8 +415,10 @@ pub fn validate_smtp(raw: RawSmtp, base: &Path) -> Result<Option<SmtpConfig>, In
     };
     let rest = rest.trim_end_matches('/');
     if rest.contains('@') {
-        return Err(bad(
-            "holds credentials; use email.smtp.username and password_env/password_file",
+        // Not `bad`: the URL itself holds the password, and errors reach logs.
+        return Err(InputError::invalid(
+            "email.smtp.url",
+            "holds credentials (user:password@): remove them and use email.smtp.username and password_env/password_file",
         ));
     }
     let (host, port) = match rest.rsplit_once(':') {
