@@ -270,6 +270,84 @@ fn a_rerun_writes_the_same_keys_with_identical_bytes() {
     assert!(v.passed(false), "{:?}", v.describe());
 }
 
+/// The demo manifest as a later run of the same window writes it: another `generated_at`.
+fn later_manifest(manifest: &Artifact) -> Artifact {
+    let mut m: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+    m["generated_at"] = "2026-12-01T02:45:00.000Z".into();
+    Artifact {
+        name: manifest.name.clone(),
+        bytes: serde_json::to_vec_pretty(&m).unwrap(),
+        rows: 0,
+    }
+}
+
+#[test]
+fn a_retry_with_the_same_evidence_keeps_the_stored_set_a_mail_may_quote() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "");
+    upload_demo(&s.cfg);
+    let stored = std::fs::read(srv.object(&format!("{PREFIX}/manifest.json"))).unwrap();
+    let before = mtimes(&srv);
+    let (files, manifest) = demo_set();
+    let mut pdf_of_retry = files.clone();
+    for a in &mut pdf_of_retry {
+        if a.name == "report.pdf" {
+            a.bytes.extend_from_slice(b"% another generated-at\n");
+        }
+    }
+    let up = s3::upload_set(&s.cfg, PREFIX, &pdf_of_retry, &later_manifest(manifest)).unwrap();
+    assert_eq!(
+        up.already_stored,
+        Some(hex::encode(Sha256::digest(&stored)))
+    );
+    let pdf = files.iter().find(|a| a.name == "report.pdf").unwrap();
+    assert_eq!(up.stored_pdf.as_deref(), Some(pdf.bytes.as_slice()));
+    assert_eq!(mtimes(&srv), before, "the stored set was rewritten");
+    // A damaged stored set does not stand: the retry replaces it and it verifies again.
+    std::fs::write(
+        srv.object(&format!("{PREFIX}/usage_by_user.csv")),
+        b"user\n",
+    )
+    .unwrap();
+    let up = s3::upload_set(&s.cfg, PREFIX, files, manifest).unwrap();
+    assert_eq!(up.already_stored, None);
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    assert!(verify(store.as_ref(), None).unwrap().passed(false));
+}
+
+#[test]
+fn a_rerun_removes_files_of_the_earlier_set_it_no_longer_writes() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "");
+    let (files, manifest) = demo_set();
+    // An earlier set of other evidence that also held a bill.
+    let bill = Artifact {
+        name: "focus_costs.csv".into(),
+        bytes: b"BilledCost\n1.00\n".to_vec(),
+        rows: 1,
+    };
+    let mut m: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+    m["evidence_sha256"] = "0".repeat(64).into();
+    m["files"].as_array_mut().unwrap().push(serde_json::json!({
+        "name": bill.name, "sha256": hex::encode(Sha256::digest(&bill.bytes)),
+        "bytes": bill.bytes.len(), "rows": 1
+    }));
+    let earlier = Artifact {
+        name: manifest.name.clone(),
+        bytes: serde_json::to_vec(&m).unwrap(),
+        rows: 0,
+    };
+    let mut earlier_files = files.clone();
+    earlier_files.push(bill);
+    s3::upload_set(&s.cfg, PREFIX, &earlier_files, &earlier).unwrap();
+    assert!(srv.keys().contains(&format!("{PREFIX}/focus_costs.csv")));
+    let up = s3::upload_set(&s.cfg, PREFIX, files, manifest).unwrap();
+    assert_eq!(up.already_stored, None);
+    assert!(!srv.keys().contains(&format!("{PREFIX}/focus_costs.csv")));
+    let store = s3::evidence_store(&s.cfg, &format!("s3://{BUCKET}/{PREFIX}")).unwrap();
+    assert!(verify(store.as_ref(), None).unwrap().passed(false));
+}
+
 #[test]
 fn verify_reports_a_set_stored_under_another_windows_key() {
     let srv = server();

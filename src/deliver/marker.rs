@@ -79,9 +79,8 @@ impl Store<'_> {
         let body = serde_json::to_vec(marker).map_err(|e| e.to_string())?;
         match self {
             Store::S3 { cfg, key } => s3::put(cfg, key, &body).map_err(|e| e.to_string()),
-            Store::Folder(path) => {
-                std::fs::write(path, body).map_err(|e| format!("{}: {e}", path.display()))
-            }
+            // Atomically: a torn marker would read as "mailed" and silence the next mail.
+            Store::Folder(path) => super::local::write_file(path, &body).map_err(|e| e.to_string()),
         }
     }
 

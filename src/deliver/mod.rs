@@ -45,9 +45,12 @@ pub struct MailPlan {
     pub links: Vec<(String, String)>,
     /// Whether the CSVs go as one zip.
     pub zip: bool,
-    /// The SHA-256 of the manifest the set in S3 holds, when that is not this run's (Object
-    /// Lock kept an earlier delivery of the same evidence); `None`: this run's manifest.
+    /// The SHA-256 of the manifest the set in S3 holds, when that is not this run's (an
+    /// earlier delivery of the same evidence stands); `None`: this run's manifest.
     pub stored_manifest_sha256: Option<String>,
+    /// With `stored_manifest_sha256`: the stored `report.pdf`, to attach instead of this run's
+    /// (whose generated-at differs, so its hash is not in the stored manifest).
+    pub stored_pdf: Option<Vec<u8>>,
 }
 
 /// Where the S3 step left the evidence.
@@ -57,8 +60,11 @@ enum S3State {
         prefix: String,
         location: String,
         stored_manifest_sha256: Option<String>,
+        stored_pdf: Option<Vec<u8>>,
     },
     Failed(String),
+    /// Object Lock keeps another evidence set for this window: no retry can store this one.
+    Refused(String),
 }
 
 /// `render_mail(plan)`: the mail, told where the evidence is (see [`MailPlan`]).
@@ -106,7 +112,12 @@ pub fn deliver(
                         prefix,
                         location: up.location,
                         stored_manifest_sha256: up.already_stored,
+                        stored_pdf: up.stored_pdf,
                     }
+                }
+                Err(e @ s3::S3Error::AlreadyDelivered { .. }) => {
+                    failures.push(format!("S3: {e}"));
+                    S3State::Refused(e.to_string())
                 }
                 Err(e) => {
                     failures.push(format!("S3: {e}"));
@@ -149,14 +160,26 @@ fn mail(
 ) {
     let evidence_sha256 = manifest_file::evidence_digest(artifacts);
     let folder = ctx.out_dir.display().to_string();
-    let (location, not_in_s3, stored_manifest_sha256) = match s3_state {
-        S3State::NotConfigured => (folder, None, None),
+    let (location, not_in_s3, stored_manifest_sha256, stored_pdf) = match s3_state {
+        S3State::NotConfigured => (folder, None, None, None),
         S3State::Delivered {
             location,
             stored_manifest_sha256,
+            stored_pdf,
             ..
-        } => (location.clone(), None, stored_manifest_sha256.clone()),
-        S3State::Failed(why) => (folder, Some(why.clone()), None),
+        } => (
+            location.clone(),
+            None,
+            stored_manifest_sha256.clone(),
+            stored_pdf.clone(),
+        ),
+        S3State::Failed(why) => (folder, Some(why.clone()), None, None),
+        // The window's evidence was delivered (and mailed) by an earlier run; a mail for a set
+        // that no retry can store would repeat on every retry and contradict the stored one.
+        S3State::Refused(why) => {
+            warn!(reason = %why, folder = %folder, "not mailing: Object Lock keeps another evidence set for this window; this run's set is in the run folder only");
+            return;
+        }
     };
     // The marker lives next to the manifest where the evidence is; only a mail that was really
     // sent (not mail.eml) is marked.
@@ -191,11 +214,16 @@ fn mail(
     let csv_bytes: u64 = csvs.iter().map(|a| a.bytes.len() as u64).sum();
     let zip = csv_bytes <= email.attach_csv_max;
     let mut links = Vec::new();
+    // A mail missing links is sent (exit 4), but not marked: the retry sends them.
+    let mut presign_failed = false;
     if let (false, Some(cfg), S3State::Delivered { prefix, .. }) = (zip, &ctx.config.s3, s3_state) {
         for a in &csvs {
             match s3::presign_get(cfg, &format!("{prefix}/{}", a.name), email.link_expiry) {
                 Ok(url) => links.push((a.name.clone(), url)),
-                Err(e) => failures.push(format!("presigning {}: {e}", a.name)),
+                Err(e) => {
+                    failures.push(format!("presigning {}: {e}", a.name));
+                    presign_failed = true;
+                }
             }
         }
     }
@@ -205,6 +233,7 @@ fn mail(
         links,
         zip,
         stored_manifest_sha256: stored_manifest_sha256.clone(),
+        stored_pdf,
     };
     let message = match render_mail(&plan) {
         Err(e) => return failures.push(format!("rendering the mail: {e}")),
@@ -222,7 +251,7 @@ fn mail(
         return failures.push(format!("SMTP: {e}; the evidence is kept at {location}"));
     }
     info!(recipients = rcpt.len(), "report mailed");
-    if let Some(store) = &marker_store {
+    if let (Some(store), false) = (&marker_store, presign_failed) {
         let m = marker::Marker {
             mailed_at: crate::window::rfc3339(Utc::now()),
             run_at: crate::window::rfc3339(ctx.now),

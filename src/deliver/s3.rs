@@ -113,20 +113,41 @@ pub fn key_prefix(cfg: &S3Config, window: &Window) -> String {
 pub struct Uploaded {
     /// `s3://bucket/<prefix>/`
     pub location: String,
-    /// With `object_lock`: the window was already delivered with the same evidence (the same
-    /// `evidence_sha256`), so nothing was written and the stored set stands; this is the SHA-256
-    /// of the stored `manifest.json`, which is the one a mail must quote.
+    /// The window was already delivered with the same evidence (the same `evidence_sha256`, a
+    /// stored set that still matches its manifest, the same tool version), so nothing was
+    /// written and the stored set stands: a retried Job must not swap the manifest and PDF a
+    /// sent mail quotes. This is the SHA-256 of the stored `manifest.json`, the one a mail must
+    /// quote.
     pub already_stored: Option<String>,
+    /// With [`Uploaded::already_stored`]: the stored `report.pdf`, the one a mail must attach.
+    pub stored_pdf: Option<Vec<u8>>,
+}
+
+/// What an earlier delivery left under the prefix, read before anything is written.
+#[derive(serde::Deserialize)]
+struct StoredManifest {
+    evidence_sha256: Option<String>,
+    #[serde(default)]
+    tool: serde_json::Value,
+    #[serde(default)]
+    files: Vec<StoredFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredFile {
+    name: String,
+    sha256: String,
 }
 
 /// Uploads `files`, then `manifest` last.
 ///
-/// With `object_lock`, a stored manifest means the window was delivered and the bucket's
-/// retention forbids replacing it. When the stored set holds the same evidence (its manifest's
-/// `evidence_sha256` equals the digest of `files`, e.g. a retried Job whose mail had failed),
-/// the stored set is this run's evidence and is reported as [`Uploaded::already_stored`];
-/// otherwise [`S3Error::AlreadyDelivered`]. Both before any byte is written, rather than failing
-/// halfway with a set of mixed versions.
+/// A stored manifest for the window is read first. When the stored set holds the same
+/// evidence (its `evidence_sha256` equals the digest of `files`: a retried Job) and still
+/// matches its manifest, it stands ([`Uploaded::already_stored`]). Otherwise, with
+/// `object_lock`, the bucket's retention forbids replacing it: [`S3Error::AlreadyDelivered`],
+/// before any byte is written rather than halfway with a set of mixed versions; without, the
+/// old manifest and signature are deleted first, then every file the old manifest listed that
+/// the new set does not hold (a bill the rerun no longer writes must not linger next to it).
 pub fn upload_set(
     cfg: &S3Config,
     prefix: &str,
@@ -137,22 +158,43 @@ pub fn upload_set(
     let location = format!("s3://{}/{}/", cfg.bucket, prefix.trim_matches('/'));
     let manifest_key = join(prefix, &manifest.name);
     client.rt.block_on(async {
-        if cfg.object_lock {
-            if let Some(stored) = client.get(&manifest_key).await? {
-                let digest = crate::render::manifest::evidence_digest(files);
-                if crate::render::manifest::evidence_sha256_of(&stored).as_deref()
-                    == Some(digest.as_str())
-                {
+        let mut stale: Vec<String> = Vec::new();
+        if let Some(stored) = client.get(&manifest_key).await? {
+            let digest = crate::render::manifest::evidence_digest(files);
+            let parsed: Option<StoredManifest> = serde_json::from_slice(&stored).ok();
+            let ours: Option<StoredManifest> = serde_json::from_slice(&manifest.bytes).ok();
+            let same_evidence = parsed
+                .as_ref()
+                .is_some_and(|m| m.evidence_sha256.as_deref() == Some(digest.as_str()));
+            let same_tool = match (&parsed, &ours) {
+                (Some(a), Some(b)) => a.tool == b.tool,
+                _ => false,
+            };
+            if same_evidence && (cfg.object_lock || same_tool) {
+                let entries = parsed.as_ref().map_or(&[][..], |m| &m.files[..]);
+                if let Some(pdf) = stored_set_intact(&client, prefix, entries).await? {
                     info!(location = %location, "already delivered with the same evidence; the stored set stands");
                     return Ok(Uploaded {
                         location: location.clone(),
                         already_stored: Some(crate::render::manifest::sha256_hex(&stored)),
+                        stored_pdf: pdf,
                     });
                 }
+            }
+            if cfg.object_lock {
                 return Err(S3Error::AlreadyDelivered {
                     location: location.clone(),
                 });
             }
+            let keep: std::collections::BTreeSet<&str> =
+                files.iter().map(|a| a.name.as_str()).collect();
+            stale = parsed
+                .map(|m| m.files)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| f.name)
+                .filter(|n| !keep.contains(n.as_str()) && !n.contains('/'))
+                .collect();
         }
         // A rerun replaces the set file by file. The old manifest (and its signature) go first:
         // were the run to die halfway, an old manifest would vouch for a half-replaced set,
@@ -160,6 +202,12 @@ pub fn upload_set(
         if !cfg.object_lock {
             for name in [manifest.name.as_str(), crate::render::signature::NAME] {
                 client.delete(&join(prefix, name)).await?;
+            }
+            for name in &stale {
+                client.delete(&join(prefix, name)).await?;
+            }
+            if !stale.is_empty() {
+                info!(location = %location, files = ?stale, "removed files of the earlier set that this run does not write");
             }
         }
         let started = std::time::Instant::now();
@@ -188,8 +236,36 @@ pub fn upload_set(
         Ok(Uploaded {
             location: location.clone(),
             already_stored: None,
+            stored_pdf: None,
         })
     })
+}
+
+/// Whether every file the stored manifest lists is there with its hash; `Some(report.pdf's
+/// bytes, if listed)` when it is, `None` when the stored set is damaged or incomplete (then a
+/// rerun replaces it rather than vouching for it).
+async fn stored_set_intact(
+    client: &AsyncClient,
+    prefix: &str,
+    entries: &[StoredFile],
+) -> Result<Option<Option<Vec<u8>>>, S3Error> {
+    use sha2::Digest;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut pdf = None;
+    for e in entries {
+        let Some(bytes) = client.get(&join(prefix, &e.name)).await? else {
+            return Ok(None);
+        };
+        if hex::encode(sha2::Sha256::digest(&bytes)) != e.sha256 {
+            return Ok(None);
+        }
+        if e.name == "report.pdf" {
+            pdf = Some(bytes);
+        }
+    }
+    Ok(Some(pdf))
 }
 
 async fn join_next(tasks: &mut tokio::task::JoinSet<Result<(), S3Error>>) -> Result<(), S3Error> {

@@ -66,6 +66,16 @@ pub fn finish(f: Finish) -> ExitStatus {
             return Ok(None);
         };
         let links = plan.links.clone();
+        // When an earlier delivery of the same evidence stands, its PDF is the one its
+        // manifest hashes; this run's differs in its generated-at.
+        let stored_pdf = plan
+            .stored_pdf
+            .clone()
+            .map(|bytes| crate::render::Artifact {
+                name: "report.pdf".into(),
+                bytes,
+                rows: 0,
+            });
         mail::render(
             cfg,
             &mail::MailInput {
@@ -80,7 +90,9 @@ pub fn finish(f: Finish) -> ExitStatus {
                 findings,
                 evidence_location: &plan.location,
                 not_in_s3: plan.not_in_s3.as_deref(),
-                pdf: artifacts.iter().find(|a| a.name == "report.pdf"),
+                pdf: stored_pdf
+                    .as_ref()
+                    .or_else(|| artifacts.iter().find(|a| a.name == "report.pdf")),
                 zip_csvs: if plan.zip {
                     artifacts
                         .iter()
