@@ -81,6 +81,19 @@ pub struct Window {
 
 impl Window {
     pub fn explicit(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, InputError> {
+        // The manifest, the S3 key and `verify` write instants to the millisecond: a finer
+        // window would be recorded as another one than was read.
+        for (flag, t) in [("--from", start), ("--to", end)] {
+            if t.timestamp_subsec_nanos() % 1_000_000 != 0 {
+                return Err(InputError::invalid(
+                    flag,
+                    format!(
+                        "{} is finer than a millisecond; windows are recorded to the millisecond, give at most 3 decimals",
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                    ),
+                ));
+            }
+        }
         if start >= end {
             return Err(InputError::invalid(
                 "--from/--to",
@@ -317,6 +330,19 @@ mod tests {
 
     fn sched(s: &str, tz: Tz) -> Schedule {
         Schedule::parse(s, tz).unwrap()
+    }
+
+    #[test]
+    fn explicit_windows_are_whole_milliseconds() {
+        let e = Window::explicit(
+            utc("2026-11-30T00:00:00.000000001Z"),
+            utc("2026-12-01T00:00:00Z"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--from"), "{e}");
+        assert!(
+            Window::explicit(utc("2026-11-30T00:00:00.123Z"), utc("2026-12-01T00:00:00Z")).is_ok()
+        );
     }
 
     #[test]
