@@ -18,6 +18,19 @@ fn akko(args: &[&str]) -> Output {
         .expect("run the binary")
 }
 
+/// `akko-audit run --config cfg --out out_dir`, with the environment `env` set.
+fn run_into(cfg: &Path, out_dir: &Path, env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_akko-audit"))
+        .args(["run", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out_dir)
+        .env_remove("AKKO_AUDIT_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the binary")
+}
+
 /// The demo config (absolute paths) with `edit` applied.
 fn demo_config_with(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let text = support::job::demo_config_absolute();
@@ -41,13 +54,7 @@ fn typo_in_a_config_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = demo_config_with(dir.path(), |t| t.replace("late_margin =", "late_margn ="));
     let out_dir = dir.path().join("out");
-    let out = akko(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_into(&cfg, &out_dir, &[]);
     assert_exit2_naming(&out, "late_margn", &out_dir);
     let check = akko(&["config", "check", "--config", cfg.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(2));
@@ -82,13 +89,7 @@ fn delivery_settings_are_checked_before_any_request() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = demo_config_with(dir.path(), |t| format!("{t}{extra}"));
         let out_dir = dir.path().join("out");
-        let out = akko(&[
-            "run",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ]);
+        let out = run_into(&cfg, &out_dir, &[]);
         assert_exit2_naming(&out, field, &out_dir);
         assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
         let check = akko(&["config", "check", "--config", cfg.to_str().unwrap()]);
@@ -114,13 +115,7 @@ fn unknown_period() {
     let cfg2 = demo_config_with(dir.path(), |t| {
         t.replace("period = \"daily\"", "period = \"hourly\"")
     });
-    let out = akko(&[
-        "run",
-        "--config",
-        cfg2.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_into(&cfg2, &out_dir, &[]);
     assert_exit2_naming(&out, "window.period", &out_dir);
 }
 
@@ -160,13 +155,7 @@ fn unreadable_fixture_path() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = demo_config_with(dir.path(), |t| t.replace("opa.jsonl", "opa-missing.jsonl"));
     let out_dir = dir.path().join("out");
-    let out = akko(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_into(&cfg, &out_dir, &[]);
     assert_exit2_naming(&out, "sources.opa.files", &out_dir);
     assert!(String::from_utf8_lossy(&out.stderr).contains("opa-missing.jsonl"));
 }
@@ -184,13 +173,7 @@ fn a_source_that_cannot_be_read_is_unknown_not_zero() {
         )
     });
     let out_dir = dir.path().join("out");
-    let out = akko(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_into(&cfg, &out_dir, &[]);
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -239,13 +222,7 @@ fn an_unconfigured_source_is_unavailable() {
         format!("{}{}", &t[..i], &t[i + j..])
     });
     let out_dir = dir.path().join("out");
-    let out = akko(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_into(&cfg, &out_dir, &[]);
     assert_eq!(out.status.code(), Some(3));
     let csv = std::fs::read_to_string(out_dir.join("usage_by_user.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
@@ -264,13 +241,7 @@ fn the_optional_platform_source_may_be_left_out() {
         t[..i].to_string()
     });
     let out_dir = dir.path().join("out");
-    let out = akko(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run_into(&cfg, &out_dir, &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -327,19 +298,14 @@ fn unreadable_delivery_secrets_stop_the_run_first() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = demo_config_with(dir.path(), |t| format!("{t}{extra}"));
         let out_dir = dir.path().join("out");
-        let out = Command::new(env!("CARGO_BIN_EXE_akko-audit"))
-            .args([
-                "run",
-                "--config",
-                cfg.to_str().unwrap(),
-                "--out",
-                out_dir.to_str().unwrap(),
-            ])
-            .env_remove("AKKO_AUDIT_CONFIG")
-            .env("AKKO_TEST_S3_ID", "id")
-            .env("AKKO_TEST_S3_SECRET", "hunter2")
-            .output()
-            .unwrap();
+        let out = run_into(
+            &cfg,
+            &out_dir,
+            &[
+                ("AKKO_TEST_S3_ID", "id"),
+                ("AKKO_TEST_S3_SECRET", "hunter2"),
+            ],
+        );
         assert_exit2_naming(&out, field, &out_dir);
         assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
     }
