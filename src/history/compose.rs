@@ -171,7 +171,36 @@ fn status(s: &str) -> Completeness {
 /// Per-user figures of one day.
 type DayRows = BTreeMap<String, (Option<String>, Vec<Option<i64>>)>;
 
+/// Each history file fetched once: the presence check, the tables and the daily trends all
+/// read the same files, and from S3 each read is a GET.
+struct Fetched<'a> {
+    store: &'a dyn EvidenceStore,
+    files: std::cell::RefCell<std::collections::HashMap<String, Option<Vec<u8>>>>,
+}
+
+impl EvidenceStore for Fetched<'_> {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        if let Some(hit) = self.files.borrow().get(name) {
+            return Ok(hit.clone());
+        }
+        let got = self.store.get(name)?;
+        self.files
+            .borrow_mut()
+            .insert(name.to_string(), got.clone());
+        Ok(got)
+    }
+
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
+}
+
 pub fn compose(store: &dyn EvidenceStore, dates: &[NaiveDate]) -> Result<Composed, ComposeError> {
+    let fetched = Fetched {
+        store,
+        files: Default::default(),
+    };
+    let store: &dyn EvidenceStore = &fetched;
     let mut days = Vec::new();
     let mut day_rows: Vec<DayRows> = Vec::new();
     let mut llm: BTreeMap<(String, String, String), LlmUsage> = BTreeMap::new();
