@@ -15,6 +15,10 @@ use crate::window::{Period, Window, WindowOrigin};
 pub trait EvidenceStore {
     /// The file's bytes, `None` if it does not exist.
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, String>;
+    /// Whether the file exists, without reading it where the store can tell (a HEAD in S3).
+    fn exists(&self, name: &str) -> Result<bool, String> {
+        self.get(name).map(|b| b.is_some())
+    }
     /// Where this is, for messages.
     fn describe(&self) -> String;
 }
@@ -28,6 +32,12 @@ impl EvidenceStore for Folder {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", self.0.join(name).display())),
         }
+    }
+    fn exists(&self, name: &str) -> Result<bool, String> {
+        self.0
+            .join(name)
+            .try_exists()
+            .map_err(|e| format!("{}: {e}", self.0.join(name).display()))
     }
     fn describe(&self) -> String {
         self.0.display().to_string()

@@ -706,3 +706,27 @@ fn encryption_settings_reach_the_server_and_a_bad_ca_file_is_named() {
     );
     assert!(!err.contains(ACCESS_KEY), "{err}");
 }
+
+/// A composed period and `backfill` ask the history in S3 which day tables exist (a HEAD each)
+/// before reading any.
+#[test]
+fn the_history_store_tells_which_day_tables_exist() {
+    let srv = server();
+    let s = config(&srv.endpoint, SECRET, "");
+    let key = s3::history_key(&s.cfg, "usage_by_user/date=2026-11-30/part-0.parquet");
+    s3::put(&s.cfg, &key, b"PAR1").unwrap();
+    let store = s3::evidence_store(&s.cfg, &s3::history_url(&s.cfg)).unwrap();
+    assert!(store
+        .exists("usage_by_user/date=2026-11-30/part-0.parquet")
+        .unwrap());
+    assert!(!store
+        .exists("usage_by_user/date=2026-11-29/part-0.parquet")
+        .unwrap());
+    let missing = akko_audit::history::missing_tables(
+        store.as_ref(),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+    )
+    .unwrap();
+    assert!(!missing.contains(&"usage_by_user"), "{missing:?}");
+    assert!(missing.contains(&"notebook_sessions"), "{missing:?}");
+}

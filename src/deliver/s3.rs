@@ -345,6 +345,14 @@ impl EvidenceStore for S3Evidence {
             .map_err(|e| e.to_string())
     }
 
+    fn exists(&self, name: &str) -> Result<bool, String> {
+        let key = join(&self.prefix, name);
+        self.client
+            .rt
+            .block_on(self.client.head(&key))
+            .map_err(|e| e.to_string())
+    }
+
     fn describe(&self) -> String {
         self.url.clone()
     }

@@ -53,7 +53,7 @@ pub fn missing_tables(
 ) -> Result<Vec<&'static str>, String> {
     let mut missing = Vec::new();
     for t in TABLES {
-        if store.get(&path(t, date))?.is_none() {
+        if !store.exists(&path(t, date))? {
             missing.push(t);
         }
     }
